@@ -1,0 +1,42 @@
+#!/bin/sh
+# Installs the Debian packages a make target needs, or says how to.
+# Usage: scripts/deps.sh [--check] GROUP...   (groups: build test fuzz bench)
+# With --check it only exits 1 when something is missing (used by make test
+# and make run so they work as the first command on a fresh machine).
+set -eu
+
+check_only=0
+if [ "${1:-}" = "--check" ]; then check_only=1; shift; fi
+[ $# -gt 0 ] || set -- build test
+
+pkgs=""
+for group in "$@"; do
+	case "$group" in
+	build) pkgs="$pkgs gcc make pkg-config libc6-dev libevent-dev libssl-dev libcrypt-dev libmagic-dev" ;;
+	test)  pkgs="$pkgs libcmocka-dev python3 python3-pytest openssl" ;;
+	fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
+	bench) pkgs="$pkgs libgmime-3.0-dev pkg-config" ;;
+	*) echo "deps.sh: unknown group '$group' (build, test, fuzz, bench)" >&2; exit 2 ;;
+	esac
+done
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+
+[ -n "$missing" ] || exit 0
+[ $check_only -eq 0 ] || exit 1
+
+if [ "$(id -u)" -eq 0 ]; then
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing
+else
+	echo "deps: missing Debian packages:$missing"
+	echo "deps: run as root:  apt-get update && apt-get install -y$missing"
+	exit 1
+fi

@@ -1,0 +1,29 @@
+/* msgid: Message-ID, In-Reply-To and References: parsing lists of msg-ids
+ * (tolerating missing brackets, comments and phrases between ids, as in old
+ * In-Reply-To fields) and generating unique ids. */
+#ifndef POSTHORN_MSG_MSGID_H
+#define POSTHORN_MSG_MSGID_H
+
+#include <stddef.h>
+
+struct msg_id_list {
+	char **ids;    /* owned; each "left@right" without the angle brackets */
+	size_t count;
+	size_t cap;
+};
+
+/* Appends every msg-id found in s[0..len) to list. An id is "<...>"; when a
+ * field has no brackets at all, a single word containing '@' is taken.
+ * Returns the number appended (>= 0), or -1 when out of memory. */
+int msg_id_parse(const char *s, size_t len, struct msg_id_list *list);
+
+void msg_id_list_free(struct msg_id_list *list);
+
+/* Writes a new globally unique "<time.random@domain>" (with brackets, NUL
+ * terminated) into out. Uses getrandom(2) for 96 random bits, so two calls
+ * in the same process, microsecond or machine never collide in practice.
+ * domain NULL or "" means "localhost". Returns length or -1 (out too small:
+ * 128 bytes plus strlen(domain) always suffice). */
+int msg_id_generate(const char *domain, char *out, size_t outlen);
+
+#endif
