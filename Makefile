@@ -35,7 +35,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # test proves every harness builds and survives its seed corpus.
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 
-LIBS       :=
+LIBS       := -lcrypto
 
 .PHONY: all deps test unit it lint run bench fuzz install clean help
 .DEFAULT_GOAL := all
