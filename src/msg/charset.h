@@ -32,7 +32,10 @@ enum msg_charset_result msg_charset_to_utf8(const char *charset,
                                             struct buf *out);
 
 /* Converts UTF-8 to the charset (for building messages in e.g. GB18030).
- * Characters that cannot be represented give MSG_CHARSET_LOSSY with '?'. */
+ * Aliases resolve as above, so "gb2312" writes GB18030 and "shift_jis"
+ * CP932. Characters that cannot be represented (and invalid UTF-8) give
+ * MSG_CHARSET_LOSSY with '?'; unknown charsets MSG_CHARSET_UNKNOWN with the
+ * bytes unchanged. */
 enum msg_charset_result msg_charset_from_utf8(const char *charset,
                                               const char *in, size_t n,
                                               struct buf *out);

@@ -25,7 +25,8 @@ int msg_base64_decode(const char *in, size_t n, struct buf *out, size_t *bad);
 /* Appends the base64 of in[0..n) to out, with CRLF after every line_len
  * characters and after the last line (line_len 76 for bodies); line_len 0
  * gives one unbroken line without CRLF (for encoded-words, SASL).
- * line_len must be a multiple of 4. Returns 0 or -1. */
+ * line_len should be a multiple of 4 (others are rounded down, at least 4,
+ * so no group is split). Returns 0 or -1. */
 int msg_base64_encode(const void *in, size_t n, size_t line_len,
                       struct buf *out);
 

@@ -15,9 +15,12 @@
  * across words survives; encoded-words inside a word, as some mailers write
  * them, are decoded too. Text outside encoded-words: UTF-8 is kept, other
  * 8-bit text goes through msg_charset_detect. CR and LF are removed (the
- * caller unfolds first when it cares about exact whitespace). Unknown
- * charsets keep the decoded bytes. Returns 0, 1 when something was lossy or
- * of an unknown charset, -1 on limit or memory. */
+ * caller unfolds first when it cares about exact whitespace); bytes that
+ * came out of encoded-words are kept as they decoded. Malformed words (bad
+ * base64, unknown encoding letter, no "?=") stay literal. Unknown charsets
+ * are treated like unlabelled 8-bit text (UTF-8 kept, else detected), so
+ * the output is always valid UTF-8. Linear time on any input. Returns 0, 1
+ * when something was lossy or of an unknown charset, -1 on limit or memory. */
 int msg_encword_decode(const char *s, size_t len, struct buf *out);
 
 enum {
@@ -30,7 +33,11 @@ enum {
  * and needs nothing; otherwise runs of words containing non-ASCII become
  * "=?UTF-8?B?...?=" or "=?UTF-8?Q?...?=" words (whichever is shorter), each at
  * most 75 characters, separated by single spaces and never splitting a UTF-8
- * character, so a folder may break the line at any space. Returns 0 or -1. */
+ * character, so a folder may break the line at any space. Spaces next to
+ * plain words are kept as they were, spaces between encoded words go inside
+ * them, words of the form "=?...?=" and controls (CR, LF) are encoded, so
+ * msg_encword_decode gives s back exactly (invalid UTF-8 in s becomes
+ * U+FFFD first). Returns 0 or -1. */
 int msg_encword_encode(const char *s, size_t len, unsigned flags,
                        struct buf *out);
 
