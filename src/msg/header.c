@@ -2,13 +2,15 @@
  * caller's bytes (see header.h). One pass, memchr for line ends, no copies.
  *
  * Lines that are neither fields nor folds: before the first field such a
- * line starts the body (as mime4j does: the header was empty or missing its
- * blank line); after fields it is skipped (MSG_HDR_BAD_LINES) only when the
- * next line is a field, since a broken fold inside a header is far more
- * likely there than body text that happens to look like "Name: value";
- * otherwise it starts the body (MSG_HDR_NO_BLANK). */
+ * line starts the body (MSG_HDR_NO_BLANK: the header was empty or lost its
+ * blank line). After fields it is skipped (MSG_HDR_BAD_LINES) when the next
+ * line is a field or the blank line, as mime4j does by default: there it
+ * is far more likely a broken fold (a References: id split without
+ * indentation) than body text; otherwise it starts the body (NO_BLANK).
+ * A fold before any field is dropped (BAD_LINES). */
 #include "header.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -103,15 +105,27 @@ static int header_push(struct msg_header *h, const struct msg_field *f)
 	return 0;
 }
 
-/* Sets the 8-bit and NUL flags for data[from..to) without a call per byte. */
+/* Sets the 8-bit and NUL flags for data[from..to), eight bytes at a time
+ * (a header is scanned once, so this loop is the parser's hot spot). */
 static void header_scan_bytes(struct header_scan *s, size_t from, size_t to)
 {
-	unsigned char any = 0;
-	for (size_t i = from; i < to; i++)
-		any |= (unsigned char)s->data[i];
-	if (any & 0x80)
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	uint64_t any = 0, zero = 0;
+	size_t i = from;
+	for (; i + 8 <= to; i += 8) {
+		uint64_t w;
+		memcpy(&w, s->data + i, 8);
+		any |= w;
+		zero |= (w - ones) & ~w & highs; /* high bit set where a byte is 0 */
+	}
+	for (; i < to; i++) {
+		unsigned char c = (unsigned char)s->data[i];
+		any |= c;
+		zero |= c == 0;
+	}
+	if (any & highs)
 		s->flags |= MSG_HDR_8BIT;
-	if (memchr(s->data + from, '\0', to - from))
+	if (zero)
 		s->flags |= MSG_HDR_NUL;
 }
 
@@ -144,9 +158,13 @@ int msg_header_parse(const char *data, size_t len, size_t max_fields,
 	memset(h, 0, sizeof *h);
 	if (max_fields == 0)
 		max_fields = HEADER_DEFAULT_MAX_FIELDS;
+	/* Windows tools save messages with a UTF-8 byte order mark; it is
+	 * not the start of a field name. */
+	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
+		pos = 3;
 	/* An mbox envelope line is not part of the message's header. */
-	if (len >= 5 && memcmp(data, "From ", 5) == 0) {
-		pos = header_line_end(&s, 0);
+	if (len - pos >= 5 && memcmp(data + pos, "From ", 5) == 0) {
+		pos = header_line_end(&s, pos);
 		s.flags |= MSG_HDR_BAD_LINES;
 	}
 	for (;;) {
@@ -173,8 +191,9 @@ int msg_header_parse(const char *data, size_t len, size_t max_fields,
 		} else if (header_is_wsp(data[pos]) && seen == 0) {
 			/* A fold with nothing to fold into: drop it. */
 			s.flags |= MSG_HDR_BAD_LINES;
-		} else if (seen == 0 || end >= len || header_is_wsp(data[end]) ||
-		           !header_field_name(&s, end, &colon)) {
+		} else if (seen == 0 || end >= len ||
+		           (!header_is_blank(&s, end) &&
+		            !header_field_name(&s, end, &colon))) {
 			s.flags |= MSG_HDR_NO_BLANK;
 			break;
 		} else {

@@ -12,18 +12,23 @@ struct msg_id_list {
 	size_t cap;
 };
 
-/* Appends every msg-id found in s[0..len) to list. An id is "<...>"; when a
- * field has no brackets at all, a single word containing '@' is taken.
- * Returns the number appended (>= 0), or -1 when out of memory. */
+/* Appends every msg-id found in s[0..len) to list. An id is "<...>" (folding
+ * whitespace inside dropped; empty ids, ids with control bytes and a final
+ * "<..." without '>' are skipped); comments and quoted phrases between ids
+ * are ignored. When a field has no '<' at all, each word containing '@' is
+ * taken. Returns the number appended (>= 0), or -1 when out of memory. */
 int msg_id_parse(const char *s, size_t len, struct msg_id_list *list);
 
 void msg_id_list_free(struct msg_id_list *list);
 
 /* Writes a new globally unique "<time.random@domain>" (with brackets, NUL
- * terminated) into out. Uses getrandom(2) for 96 random bits, so two calls
- * in the same process, microsecond or machine never collide in practice.
- * domain NULL or "" means "localhost". Returns length or -1 (out too small:
- * 128 bytes plus strlen(domain) always suffice). */
+ * terminated) into out: microseconds since the epoch in base 36, then 96
+ * bits from getrandom(2) in base 32 (clocks, pid and a stack address when
+ * getrandom fails), so two calls in the same process, microsecond or machine
+ * never collide in practice. domain NULL or "" means "localhost". Returns
+ * length, or -1 when out is too small (128 bytes plus strlen(domain) always
+ * suffice) or domain holds bytes that would break the id (space, controls,
+ * "()<>@,;:\"). */
 int msg_id_generate(const char *domain, char *out, size_t outlen);
 
 #endif

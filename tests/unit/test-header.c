@@ -289,6 +289,32 @@ static void test_bad_line_between_fields(void **state)
 	assert_string_equal(body + h.body_offset, "Dear Bob,\r\nhow are you?\r\n");
 	msg_header_free(&h);
 
+	/* A broken fold just before the blank line: skipped too. */
+	static const char fold[] =
+		"References: <baz@bar.net>, <invalid.   \n"
+		"something@bar.net>\n"
+		"\n"
+		"body\n";
+	parse(fold, &h);
+	assert_int_equal(h.count, 1);
+	assert_true(h.flags & MSG_HDR_BAD_LINES);
+	assert_false(h.flags & MSG_HDR_NO_BLANK);
+	assert_string_equal(fold + h.body_offset, "body\n");
+	msg_header_free(&h);
+
+	/* mime4j's malformedHeader-nocrlfcrlf.msg */
+	static const char m4j[] =
+		"Subject: this is a subject\r\n"
+		"This is an invalid header\r\n"
+		"AnotherHeader: is this an header or the first part of the body?\r\n"
+		"\r\n"
+		"Body text\r\n";
+	parse(m4j, &h);
+	assert_int_equal(h.count, 2);
+	assert_non_null(msg_header_get(&h, "anotherheader"));
+	assert_string_equal(m4j + h.body_offset, "Body text\r\n");
+	msg_header_free(&h);
+
 	/* A name with a space inside is not a field name. */
 	static const char sp[] = "A: 1\r\nBad Name: x\r\n";
 	parse(sp, &h);
@@ -315,6 +341,24 @@ static void test_8bit_and_nul(void **state)
 	assert_false(h.flags & MSG_HDR_8BIT);
 	assert_int_equal(h.fields[0].value_len, 4);
 	assert_int_equal(h.body_offset, sizeof nul - 1 - 4);
+	msg_header_free(&h);
+
+	/* The scan works in 8-byte words plus a tail: hit both. */
+	static const char tail_nul[] = "Subject: 0123456789abcdef\r\nC: \0\r\n\r\n";
+	assert_int_equal(msg_header_parse(tail_nul, sizeof tail_nul - 1, 0, &h), 0);
+	assert_int_equal(h.flags, MSG_HDR_NUL);
+	msg_header_free(&h);
+	static const char word_8bit[] = "Subject: 0123456789\xff\r\n\r\n";
+	parse(word_8bit, &h);
+	assert_int_equal(h.flags, MSG_HDR_8BIT);
+	msg_header_free(&h);
+	static const char tail_8bit[] = "Subject: 0123456\x80\r\n\r\n";
+	parse(tail_8bit, &h);
+	assert_int_equal(h.flags, MSG_HDR_8BIT);
+	msg_header_free(&h);
+	static const char clean[] = "Subject: 0123456789abcdefghijklmnopq\x7f\x01\r\n\r\n";
+	parse(clean, &h);
+	assert_int_equal(h.flags, 0);
 	msg_header_free(&h);
 }
 
@@ -406,6 +450,23 @@ static void test_every_prefix(void **state)
 	}
 }
 
+/* A UTF-8 byte order mark before the first field is skipped, not taken
+ * as the start of the body. */
+static void test_utf8_bom(void **state)
+{
+	(void)state;
+	const char *in = "\xEF\xBB\xBFSubject: hi\r\nTo: a@b\r\n\r\nbody";
+	struct msg_header h;
+	assert_int_equal(msg_header_parse(in, strlen(in), 0, &h), 0);
+	assert_int_equal(h.count, 2);
+	assert_int_equal(h.fields[0].offset, 3);
+	assert_int_equal(h.fields[0].name_len, 7);
+	assert_memory_equal(h.fields[0].name, "Subject", 7);
+	assert_int_equal(h.body_offset, strlen(in) - 4);
+	assert_false(h.flags & MSG_HDR_NO_BLANK);
+	msg_header_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_many_fields),
 		cmocka_unit_test(test_unfold_edges),
 		cmocka_unit_test(test_every_prefix),
+		cmocka_unit_test(test_utf8_bom),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
