@@ -301,11 +301,16 @@ enum msg_charset_result msg_charset_from_utf8(const char *charset,
 	return r ? MSG_CHARSET_LOSSY : MSG_CHARSET_OK;
 }
 
-/* True when s[0..n) is well-formed GB18030: ASCII, two-byte 81-FE
- * 40-7E/80-FE, or four-byte 81-FE 30-39 81-FE 30-39. */
-static bool charset_gb18030_valid(const unsigned char *s, size_t n)
+/* Scores s[0..n) as GB18030: -1 when it is not well-formed (ASCII, two-byte
+ * 81-FE 40-7E/80-FE, four-byte 81-FE 30-39 81-FE 30-39), else the number of
+ * multibyte characters whose second byte is 8-bit minus those whose second
+ * byte is ASCII. Chinese text is almost all of the first kind (GB2312 is
+ * A1-FE A1-FE), while Latin-1 words such as "M\xfcller" happen to be
+ * well-formed GB18030 only through the second kind. */
+static long charset_gb18030_score(const unsigned char *s, size_t n)
 {
 	size_t i = 0;
+	long score = 0;
 	while (i < n) {
 		unsigned char c = s[i];
 		if (c < 0x80) {
@@ -313,18 +318,20 @@ static bool charset_gb18030_valid(const unsigned char *s, size_t n)
 			continue;
 		}
 		if (c == 0x80 || c == 0xff || n - i < 2)
-			return false;
+			return -1;
 		unsigned char d = s[i + 1];
 		if ((d >= 0x40 && d <= 0x7e) || (d >= 0x80 && d <= 0xfe)) {
+			score += d >= 0x80 ? 1 : -1;
 			i += 2;
 			continue;
 		}
 		if (d < 0x30 || d > 0x39 || n - i < 4 || s[i + 2] < 0x81 ||
 		    s[i + 2] > 0xfe || s[i + 3] < 0x30 || s[i + 3] > 0x39)
-			return false;
+			return -1;
+		score++;
 		i += 4;
 	}
-	return true;
+	return score;
 }
 
 const char *msg_charset_detect(const char *in, size_t n)
@@ -337,7 +344,7 @@ const char *msg_charset_detect(const char *in, size_t n)
 		return "US-ASCII";
 	if (msg_utf8_valid(in + i, n - i))
 		return "UTF-8";
-	if (charset_gb18030_valid(s + i, n - i))
+	if (charset_gb18030_score(s + i, n - i) > 0)
 		return "GB18030";
 	return "windows-1252";
 }

@@ -147,6 +147,12 @@ static void test_detect(void **state)
 	assert_string_equal(msg_charset_detect("a\x94\x39\xfc\x36", 5), "GB18030");
 	assert_string_equal(msg_charset_detect("caf\xe9", 4), "windows-1252");
 	assert_string_equal(msg_charset_detect("\xd6\xd0\xce", 3), "windows-1252");
+	/* Latin-1 words that are also well-formed GB18030 (a letter as the
+	 * second byte) must not turn Chinese. */
+	assert_string_equal(msg_charset_detect("Heinz M\xfcller", strlen("Heinz M\xfcller")), "windows-1252");
+	assert_string_equal(msg_charset_detect("Fr\xf6sche", strlen("Fr\xf6sche")), "windows-1252");
+	/* GBK text with one low-trail character among GB2312 ones stays GB. */
+	assert_string_equal(msg_charset_detect("\xd6\xd0\x81\x40\xce\xc4", 6), "GB18030");
 }
 
 static void test_utf8_valid(void **state)
