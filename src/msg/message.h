@@ -15,12 +15,17 @@
 
 /* Flags on a part (and OR-ed into msg_message.warnings). */
 enum {
-	MSG_PART_NO_END_BOUNDARY = 1 << 0, /* multipart ended without "--b--" */
+	MSG_PART_NO_END_BOUNDARY = 1 << 0, /* multipart ended without "--b--"
+	                                    * (no delimiter at all: no children,
+	                                    * the whole body is preamble) */
 	MSG_PART_NO_BOUNDARY = 1 << 1,     /* multipart without boundary param:
-	                                    * treated as a single text part */
+	                                    * treated as a single text part (its
+	                                    * ctype becomes text/plain) */
 	MSG_PART_DEPTH_LIMIT = 1 << 2,     /* nesting cut here: not descended */
 	MSG_PART_PART_LIMIT = 1 << 3,      /* too many parts: rest not split */
-	MSG_PART_BAD_HEADER = 1 << 4,      /* header flags reported damage */
+	MSG_PART_BAD_HEADER = 1 << 4,      /* header flags reported damage
+	                                    * (bad lines, NULs, truncation, or a
+	                                    * non-field line ending the header) */
 	MSG_PART_BAD_CTYPE = 1 << 5,       /* Content-Type unusable: defaulted */
 };
 
@@ -36,7 +41,9 @@ struct msg_part {
 	size_t body_offset;        /* == offset + header_len */
 	size_t body_len;           /* body bytes, excluding the CRLF that belongs
 	                            * to the following boundary line */
-	size_t body_lines;         /* lines in the body (IMAP's body-fld-lines) */
+	size_t body_lines;         /* lines in the body (IMAP's body-fld-lines):
+	                            * its LFs, plus one for a last line without
+	                            * one; not counted (0) for multiparts */
 
 	/* multipart only: the text before the first and after the last
 	 * boundary (lengths 0 when absent) */
@@ -55,8 +62,10 @@ struct msg_part {
 	unsigned flags;
 };
 
+/* 0 (or a negative depth) means the default. */
 struct msg_limits {
-	int max_depth;             /* nesting of multiparts and messages (default 50) */
+	int max_depth;             /* nesting of multiparts and messages (default
+	                            * 50, at most 200 whatever is asked) */
 	size_t max_parts;          /* parts in the whole tree (default 10000) */
 	size_t max_fields;         /* fields per header block (default 10000) */
 };
@@ -85,8 +94,8 @@ int msg_part_decode(const struct msg_message *m, const struct msg_part *p,
                     struct buf *out);
 
 /* Appends the decoded body of p converted to UTF-8 from its charset
- * parameter (8-bit text without one is detected). Returns a
- * msg_charset_result (OK, LOSSY, UNKNOWN, ERROR). */
+ * parameter (8-bit text without one, or labelled us-ascii, is detected).
+ * Returns a msg_charset_result (OK, LOSSY, UNKNOWN, ERROR). */
 int msg_part_text(const struct msg_message *m, const struct msg_part *p,
                   struct buf *out);
 
@@ -97,7 +106,9 @@ int msg_part_text(const struct msg_message *m, const struct msg_part *p,
 char *msg_part_filename(const struct msg_part *p);
 
 /* True when the part is an attachment to list or save: a disposition of
- * attachment, or a file name, or a non-text leaf that is not the body. */
+ * attachment, or a file name, or a non-text leaf that is not the body
+ * (a non-multipart, non-text child of a multipart, message/rfc822 included;
+ * never a multipart). */
 int msg_part_is_attachment(const struct msg_part *p);
 
 /* Appends the IMAP section number of p to out (RFC 3501 6.4.5): the root
@@ -108,7 +119,11 @@ int msg_part_is_attachment(const struct msg_part *p);
  * and S.1 when it is not. Returns 0 or -1. */
 int msg_part_section(const struct msg_part *p, struct buf *out);
 
-/* The part for an IMAP section number, or NULL. */
+/* The part for an IMAP section number, or NULL ("" gives the root).
+ * Where two parts share a number (a message/rfc822 part S and the
+ * multipart root of its message, both "S"), the message/rfc822 part is
+ * returned: BODY[S] is its body. Leading zeros and empty components are
+ * refused. Cost is linear in the sibling positions named. */
 const struct msg_part *msg_part_find(const struct msg_message *m,
                                      const char *section);
 

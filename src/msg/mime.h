@@ -28,12 +28,16 @@ struct msg_ctype {
 };
 
 /* Parses a Content-Type value (folded or not) into ct, which must be zeroed
- * or freed first. A value without "/" or with an empty type gives
- * ct->type NULL and returns 1 (the caller applies the default); garbage
- * parameters are skipped. Returns 0, 1, or -1 when out of memory. */
+ * or freed first. A value without "/" or with an empty type or subtype gives
+ * ct->type NULL and returns 1 (the caller applies the default); the
+ * parameters found are still filled in. Garbage parameters are skipped.
+ * "boundary" is kept byte for byte (no RFC 2047 or charset decoding).
+ * Returns 0, 1, or -1 when out of memory (ct is then empty). */
 int msg_ctype_parse(const char *s, size_t len, struct msg_ctype *ct);
 
-/* Parses a Content-Disposition value: type only, no subtype. Same returns. */
+/* Parses a Content-Disposition value: type only, no subtype. Same returns;
+ * a value that starts with a parameter ("filename=x") gives type NULL, 1,
+ * and the parameters. */
 int msg_disposition_parse(const char *s, size_t len, struct msg_ctype *ct);
 
 /* The value of parameter name (case-insensitive), or NULL. Lives as ct. */
@@ -61,10 +65,14 @@ enum msg_cte msg_cte_parse(const char *s, size_t len);
 const char *msg_cte_name(enum msg_cte cte);
 
 /* Appends the form of a parameter for a header: `; name=value`, with value
- * quoted when needed, or RFC 2231 `name*=utf-8''%E4...` (split into
- * `name*0*=...; name*1*=...` continuations so no line exceeds 78 columns)
- * when the value is not ASCII. *col is the current column, updated; a
- * fold ("\r\n ") is inserted before the parameter when it would pass 76. */
+ * quoted when needed, or RFC 2231 `name*=utf-8''%E4...` when the value is
+ * not ASCII, holds control characters or "=?" (which readers would take
+ * for an RFC 2047 word). Values too long for a line are split into
+ * `name*0*=...; name*1*=...` (or `name*0="..."`) continuations, never
+ * inside a UTF-8 character, so no line exceeds 78 columns. *col is the
+ * current column, updated; a fold (";\r\n ") is inserted before the
+ * parameter when it would pass 76. name must be a token without '*'.
+ * Returns 0, or -1 for a bad name, out's limit or memory. */
 int msg_param_format(const char *name, const char *value, size_t *col,
                      struct buf *out);
 
