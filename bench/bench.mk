@@ -1,0 +1,50 @@
+# bench.mk — the benchmarks, called by the main Makefile's `bench` target
+# after it has built $(BUILD)/libposthorn.a:
+#     make -f bench/bench.mk BUILD=build run
+# Benchmarks print figures; they never fail a build on a number.
+# MSGBENCH_FLAGS=--quick gives a smoke run of a few seconds.
+
+BUILD    ?= build
+CC       ?= cc
+LIBA     := $(BUILD)/libposthorn.a
+BENCHDIR := $(BUILD)/bench
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+# GLib's headers are included as system headers so our warnings stay on
+# without judging theirs.
+GMIME_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags gmime-3.0))
+GMIME_LIBS   := $(shell pkg-config --libs gmime-3.0)
+BENCH_CFLAGS := -std=c17 -D_GNU_SOURCE -O2 -g $(WARN) -MMD -MP
+
+MSGBENCH       := $(BENCHDIR)/msgbench
+MSGBENCH_OBJ   := $(BENCHDIR)/msgbench.o $(BENCHDIR)/gen.o
+MSGBENCH_FLAGS ?=
+
+.PHONY: all run run-msg lib clean
+
+all: $(MSGBENCH)
+
+run: run-msg
+
+run-msg: $(MSGBENCH)
+	$(MSGBENCH) $(MSGBENCH_FLAGS) --json $(BENCHDIR)/msg.json
+
+# The library comes from the main Makefile (normally already built by
+# `make bench`); this only fills it in when bench.mk runs on its own.
+lib:
+	@$(MAKE) --no-print-directory -f Makefile BUILD=$(BUILD) $(LIBA)
+
+$(LIBA): lib
+
+$(BENCHDIR)/%.o: bench/%.c
+	@mkdir -p $(BENCHDIR)
+	$(CC) $(BENCH_CFLAGS) $(GMIME_CFLAGS) -c -o $@ $<
+
+$(MSGBENCH): $(MSGBENCH_OBJ) $(LIBA)
+	$(CC) -o $@ $(MSGBENCH_OBJ) $(LIBA) $(GMIME_LIBS) -lm
+
+clean:
+	rm -rf $(BENCHDIR)
+
+-include $(MSGBENCH_OBJ:.o=.d)
