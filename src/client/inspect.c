@@ -345,17 +345,6 @@ static int read_line(FILE *f, struct buf *line)
 	return too_long ? -1 : 1;
 }
 
-static int hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes the --escaped escapes of line in place; unknown ones stay. */
 static void unescape(struct buf *line)
 {
@@ -372,10 +361,10 @@ static void unescape(struct buf *line)
 			s[w++] = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : '\\';
 			r++;
 		} else if (e == 'x' && r + 2 < line->len &&
-		           hex_value((unsigned char)s[r + 1]) >= 0 &&
-		           hex_value((unsigned char)s[r + 2]) >= 0) {
-			s[w++] = (char)(hex_value((unsigned char)s[r + 1]) * 16 +
-			                hex_value((unsigned char)s[r + 2]));
+		           msg_hex_value((unsigned char)s[r + 1]) >= 0 &&
+		           msg_hex_value((unsigned char)s[r + 2]) >= 0) {
+			s[w++] = (char)(msg_hex_value((unsigned char)s[r + 1]) * 16 +
+			                msg_hex_value((unsigned char)s[r + 2]));
 			r += 3;
 		} else {
 			s[w++] = c;

@@ -179,33 +179,5 @@ static int parts_run(const struct util_input *in, int json, struct buf *out)
 
 int cmd_parts(int argc, char **argv)
 {
-	int json = 0;
-	const struct util_opt opts[] = {{"--json", NULL, &json}};
-	char *pos[1];
-	size_t npos;
-	int r = util_parse_args(argc, argv, opts, 1, pos, 1, &npos);
-	if (r == 1) {
-		fputs(parts_usage, stdout);
-		return EXIT_OK;
-	}
-	if (r == 0 && npos != 1)
-		fprintf(stderr, "posthorn parts: missing FILE (- reads stdin)\n");
-	if (r < 0 || npos != 1) {
-		fprintf(stderr, "usage: posthorn parts [--json] FILE|-\n");
-		return EXIT_USAGE;
-	}
-	struct util_input in;
-	struct buf out = BUF_INIT;
-	int status = util_input_load(pos[0], &in);
-	if (status == EXIT_OK) {
-		if (parts_run(&in, json, &out) < 0) {
-			fprintf(stderr, "posthorn: %s: out of memory\n", in.name);
-			status = EXIT_PARTIAL;
-		} else if (util_write_stdout(&out) < 0) {
-			status = EXIT_PARTIAL;
-		}
-	}
-	buf_free(&out);
-	util_input_free(&in);
-	return status;
+	return util_run_render(argc, argv, "parts", parts_usage, parts_run);
 }

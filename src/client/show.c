@@ -252,34 +252,12 @@ static int show_json(const struct util_input *in, struct buf *out)
 	return r || json_finish(&j) < 0 ? -1 : 0;
 }
 
+static int show_render(const struct util_input *in, int json, struct buf *out)
+{
+	return json ? show_json(in, out) : show_text(in, out);
+}
+
 int cmd_show(int argc, char **argv)
 {
-	int json = 0;
-	const struct util_opt opts[] = {{"--json", NULL, &json}};
-	char *pos[1];
-	size_t npos;
-	int r = util_parse_args(argc, argv, opts, 1, pos, 1, &npos);
-	if (r == 1) {
-		fputs(show_usage, stdout);
-		return EXIT_OK;
-	}
-	if (r == 0 && npos != 1)
-		fprintf(stderr, "posthorn show: missing FILE (- reads stdin)\n");
-	if (r < 0 || npos != 1) {
-		fprintf(stderr, "usage: posthorn show [--json] FILE|-\n");
-		return EXIT_USAGE;
-	}
-	struct util_input in;
-	struct buf out = BUF_INIT;
-	int status = util_input_load(pos[0], &in);
-	if (status == EXIT_OK) {
-		r = json ? show_json(&in, &out) : show_text(&in, &out);
-		if (r < 0)
-			fprintf(stderr, "posthorn: %s: out of memory\n", in.name);
-		if (r < 0 || util_write_stdout(&out) < 0)
-			status = EXIT_PARTIAL;
-	}
-	buf_free(&out);
-	util_input_free(&in);
-	return status;
+	return util_run_render(argc, argv, "show", show_usage, show_render);
 }

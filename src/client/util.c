@@ -560,3 +560,36 @@ int util_html_to_text(const char *s, size_t n, struct buf *out)
 		h.error = 1;
 	return h.error ? -1 : 0;
 }
+
+int util_run_render(int argc, char **argv, const char *name,
+                    const char *usage, util_render_fn render)
+{
+	int json = 0;
+	const struct util_opt opts[] = {{"--json", NULL, &json}};
+	char *pos[1];
+	size_t npos;
+	int r = util_parse_args(argc, argv, opts, 1, pos, 1, &npos);
+	if (r == 1) {
+		fputs(usage, stdout);
+		return EXIT_OK;
+	}
+	if (r == 0 && npos != 1)
+		fprintf(stderr, "posthorn %s: missing FILE (- reads stdin)\n", name);
+	if (r < 0 || npos != 1) {
+		fprintf(stderr, "usage: posthorn %s [--json] FILE|-\n", name);
+		return EXIT_USAGE;
+	}
+	struct util_input in;
+	struct buf out = BUF_INIT;
+	int status = util_input_load(pos[0], &in);
+	if (status == EXIT_OK) {
+		r = render(&in, json, &out);
+		if (r < 0)
+			fprintf(stderr, "posthorn: %s: out of memory\n", in.name);
+		if (r < 0 || util_write_stdout(&out) < 0)
+			status = EXIT_PARTIAL;
+	}
+	buf_free(&out);
+	util_input_free(&in);
+	return status;
+}

@@ -48,6 +48,17 @@ struct util_input {
 int util_input_load(const char *path, struct util_input *in);
 void util_input_free(struct util_input *in);
 
+/* Renders one loaded message into out; json asks for the --json form.
+ * Returns 0 or -1 (out of memory). */
+typedef int (*util_render_fn)(const struct util_input *in, int json,
+                              struct buf *out);
+
+/* The whole of a `posthorn NAME [--json] FILE|-` command: arguments,
+ * --help (usage printed to stdout), loading, rendering, writing stdout.
+ * Returns the exit status. */
+int util_run_render(int argc, char **argv, const char *name,
+                    const char *usage, util_render_fn render);
+
 /* Appends s[0..n) made safe for a terminal: invalid UTF-8 becomes U+FFFD,
  * C0/C1 controls and DEL are dropped except \n and \t, which become spaces
  * when oneline is set. 0 or -1 (limit or memory). */

@@ -372,7 +372,7 @@ int msg_base64_encode(const void *in, size_t n, size_t line_len,
 	return 0;
 }
 
-static int hex_value(unsigned char c)
+int msg_hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -398,8 +398,8 @@ static int qp_decode_span(const char *s, size_t n, struct buf *out)
 		if (i >= n)
 			break;
 		if (n - i >= 3) {
-			int hi = hex_value((unsigned char)s[i + 1]);
-			int lo = hex_value((unsigned char)s[i + 2]);
+			int hi = msg_hex_value((unsigned char)s[i + 1]);
+			int lo = msg_hex_value((unsigned char)s[i + 2]);
 			if (hi >= 0 && lo >= 0) {
 				if (buf_putc(out, (char)(hi << 4 | lo)) < 0)
 					return -1;

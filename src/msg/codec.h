@@ -8,6 +8,10 @@
 
 #include "../lib/buf.h"
 
+/* The value of hex digit c (either case), or -1. Shared by every decoder of
+ * "=XX" and "%XX" escapes. */
+int msg_hex_value(int c);
+
 /* Largest output of msg_base64_decode_raw for n input bytes. */
 #define MSG_BASE64_DECODED_MAX(n) (((n) / 4 + 1) * 3)
 

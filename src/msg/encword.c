@@ -100,17 +100,6 @@ static bool encword_parse(struct encword_decoder *d, const char *s, size_t len,
 	return true;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* RFC 2047 4.2: "_" is a space, "=XX" a byte; a fold inside the word
  * (some mailers fold long words) is dropped with its whitespace. */
 static int encword_decode_q(const char *t, size_t n, struct buf *out)
@@ -124,9 +113,9 @@ static int encword_decode_q(const char *t, size_t n, struct buf *out)
 		}
 		if (c == '_') {
 			c = ' ';
-		} else if (c == '=' && i + 2 < n && hex_digit(t[i + 1]) >= 0 &&
-		           hex_digit(t[i + 2]) >= 0) {
-			c = (char)(hex_digit(t[i + 1]) << 4 | hex_digit(t[i + 2]));
+		} else if (c == '=' && i + 2 < n && msg_hex_value(t[i + 1]) >= 0 &&
+		           msg_hex_value(t[i + 2]) >= 0) {
+			c = (char)(msg_hex_value(t[i + 1]) << 4 | msg_hex_value(t[i + 2]));
 			i += 2;
 		}
 		if (buf_putc(out, c) < 0)

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "charset.h"
+#include "codec.h"
 #include "encword.h"
 
 /* Raw parameters looked at per field; the rest are ignored so a hostile
@@ -253,25 +254,14 @@ static int parse_params(const char *p, const char *end, struct param_set *set)
 	return 0;
 }
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Appends s[0..n) with %XX decoded; a '%' without two hex digits stays. */
 static int percent_decode(const char *s, size_t n, struct buf *out)
 {
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
 		if (s[i] == '%' && i + 2 < n &&
-		    (hi = hex_value((unsigned char)s[i + 1])) >= 0 &&
-		    (lo = hex_value((unsigned char)s[i + 2])) >= 0) {
+		    (hi = msg_hex_value((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = msg_hex_value((unsigned char)s[i + 2])) >= 0) {
 			if (buf_putc(out, (char)(hi << 4 | lo)) < 0)
 				return -1;
 			i += 2;
