@@ -12,8 +12,8 @@ if [ "${1:-}" = "--check" ]; then check_only=1; shift; fi
 pkgs=""
 for group in "$@"; do
 	case "$group" in
-	build) pkgs="$pkgs gcc make pkg-config libc6-dev libevent-dev libssl-dev libcrypt-dev libmagic-dev" ;;
-	test)  pkgs="$pkgs libcmocka-dev python3 python3-pytest openssl" ;;
+	build) pkgs="$pkgs gcc make pkg-config libc6-dev libevent-dev libssl-dev libcrypt-dev libmagic-dev openssl" ;;
+	test)  pkgs="$pkgs libcmocka-dev python3 python3-pytest swaks libio-socket-ssl-perl libnet-ssleay-perl" ;;
 	fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
 	bench) pkgs="$pkgs libgmime-3.0-dev pkg-config" ;;
 	*) echo "deps.sh: unknown group '$group' (build, test, fuzz, bench)" >&2; exit 2 ;;

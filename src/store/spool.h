@@ -1,0 +1,34 @@
+/* spool: the file a message is written to while it arrives, under
+ * DATA_DIR/spool/. It lives on the same file system as the Maildirs and the
+ * queue, so delivery links it into place instead of copying; once every
+ * link is made and fsync'd the spool entry is removed. */
+#ifndef POSTHORN_SPOOL_H
+#define POSTHORN_SPOOL_H
+
+#include <stddef.h>
+
+#include "../lib/buf.h"
+
+struct spool; /* opaque */
+
+/* Creates DATA_DIR/spool/ID (mode 0600, O_EXCL; DATA_DIR/spool is created
+ * when missing). id must be a safe file name. NULL with a reason in err. */
+struct spool *spool_open(const char *data_dir, const char *id,
+                         struct buf *err);
+
+/* Appends (buffered). 0, or -1 on a write error (errno kept: ENOSPC and
+ * EDQUOT let the caller answer 452). */
+int spool_write(struct spool *sp, const void *data, size_t len);
+
+/* Flushes and fsyncs the file (not yet the directory: the links made from
+ * it are what must be durable). 0 or -1 with errno. */
+int spool_finish(struct spool *sp);
+
+size_t spool_size(const struct spool *sp);
+const char *spool_path(const struct spool *sp);  /* lives as sp */
+
+/* Removes the spool file and frees sp; *sp becomes NULL. Used both after a
+ * successful delivery (the links keep the data) and to abandon a message. */
+void spool_discard(struct spool **sp);
+
+#endif
