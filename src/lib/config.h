@@ -139,7 +139,10 @@ const char *config_tls_name(enum cfg_tls tls);
  * "tls/key.pem", and listeners for every protocol on listen_addr with the
  * standard ports plus port_base (DESIGN.md: smtp 25, submission 587,
  * smtps 465, pop3 110, pop3s 995, imap 143, imaps 993).
- * plaintext_auth_loopback is yes when listen_addr is a loopback address. */
+ * plaintext_auth_loopback is yes when listen_addr is a loopback address.
+ * Appends to out and returns 0; -1 with errno EINVAL (hostname or a domain
+ * not a domain name, no domains, listen_addr not numeric, port_base outside
+ * 0..64540) or ENOMEM, out unchanged. */
 int config_write_default(struct buf *out, const char *hostname,
                          char *const *domains, size_t ndomains,
                          const char *listen_addr, int port_base);
