@@ -31,4 +31,15 @@ const char *spool_path(const struct spool *sp);  /* lives as sp */
  * successful delivery (the links keep the data) and to abandon a message. */
 void spool_discard(struct spool **sp);
 
+/* True when id can name a spool file or queue item: 1..128 bytes of
+ * [A-Za-z0-9._-], not starting with '.' or '-'. */
+int spool_id_valid(const char *id);
+
+/* Makes dst a second name of the finished file src: link(2), or when the
+ * file system refuses links (EXDEV, EPERM, EMLINK, ENOTSUP) a copy made
+ * with O_EXCL and fsync'd. Never replaces an existing dst (EEXIST). The new
+ * directory entry is not fsync'd: callers fsync the directory once, after
+ * their last change to it. 0 or -1 with errno (dst removed on failure). */
+int spool_link(const char *src, const char *dst);
+
 #endif
