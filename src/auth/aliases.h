@@ -34,8 +34,26 @@ int strlist_add_unique(struct strlist *l, const char *s); /* 0 or -1 */
 void strlist_free(struct strlist *l);
 
 /* Loads DATA_DIR/aliases (missing file = none). -1 with "file:line:
- * reason" appended to err on syntax errors. */
+ * reason" appended to err on syntax errors: a line without "name:", an
+ * invalid name or target, an alias without targets, a duplicate alias,
+ * an indented line after a blank or comment line (those end an entry).
+ * One trailing comma per line is allowed before a continuation line. */
 int aliases_load(const char *data_dir, struct aliases *al, struct buf *err);
+
+/* The same for text already in memory; path is only used in messages.
+ * al is zeroed by the call and freed again on error. */
+int aliases_parse(const char *path, const char *text, size_t len,
+                  struct aliases *al, struct buf *err);
+
+/* Computes the aliases file text with name set to targets (ntargets > 0:
+ * the entry's lines are replaced in place, or a line is appended) or
+ * deleted (ntargets 0; -1 if there is no such entry), keeping every other
+ * line, comments included, as it was. Appends the new text to out. Checks
+ * the syntax of name and targets, not what they refer to. 0 or -1 with a
+ * reason in err. */
+int aliases_edit(const char *text, size_t len, const char *name,
+                 char *const *targets, size_t ntargets, struct buf *out,
+                 struct buf *err);
 
 void aliases_free(struct aliases *al);
 

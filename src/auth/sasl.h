@@ -13,12 +13,15 @@
  * empty and differs from authcid is refused (no proxy login). "=" alone
  * means an empty response. Returns 0, or -1 for malformed input (bad
  * base64, missing NULs, empty user or password, a NUL inside, over 1024
- * bytes). */
+ * bytes). user and password are reset first (and left empty on failure);
+ * password buffers are wiped with explicit_bzero before reuse. Base64 is
+ * strict: characters outside the alphabet or data after the padding are
+ * refused (missing padding is tolerated). */
 int sasl_plain_decode(const char *b64, size_t len, struct buf *user,
                       struct buf *password);
 
-/* Decodes one base64 LOGIN response (user name or password) into out.
- * 0 or -1 as above. */
+/* Decodes one base64 LOGIN response (user name or password) into out
+ * (reset first, not lowercased). 0 or -1 as above (empty is -1). */
 int sasl_login_decode(const char *b64, size_t len, struct buf *out);
 
 /* True when a client response line is "*", the cancel of RFC 4954 / 5034. */

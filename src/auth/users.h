@@ -38,7 +38,9 @@ int users_name_valid(const char *name);
 
 /* Checks password against u's hash with crypt_r; the comparison takes the
  * same time whatever matches. Slow on purpose (yescrypt): call it off the
- * event loop. Returns 1 match, 0 mismatch (or unusable hash). */
+ * event loop. u may be NULL (unknown user): a dummy hash is computed so the
+ * answer takes as long as for a real user. Returns 1 match, 0 mismatch (or
+ * NULL u, unusable or locked hash "!..."/"*..."). */
 int users_verify(const struct user *u, const char *password);
 
 /* Appends a new yescrypt hash of password (crypt_gensalt_rn("$y$") with
@@ -46,10 +48,12 @@ int users_verify(const struct user *u, const char *password);
 int users_hash_password(const char *password, struct buf *out);
 
 /* Changes the database files (posthornctl): add a user (fails if it
- * exists), delete one (and its APOP secret and aliases are the caller's
- * business), set a password, set or clear (secret NULL) an APOP secret.
- * Each rewrites the file atomically (fs_write_atomic, mode 0600). 0, or -1
- * with a reason appended to err. */
+ * exists), delete one (its APOP secret goes with it; its aliases and
+ * Maildir are the caller's business), set a password, set or clear (secret
+ * NULL) an APOP secret. name may be mixed case (stored lowercase); empty
+ * passwords are refused. Each rewrites the files atomically
+ * (fs_write_atomic, mode 0600; apop before users). 0, or -1 with a reason
+ * appended to err. */
 int users_add(const char *data_dir, const char *name, const char *password,
               struct buf *err);
 int users_delete(const char *data_dir, const char *name, struct buf *err);
