@@ -43,7 +43,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 
 LIBS       := -levent_openssl -levent_pthreads -levent -lssl -lcrypto -lcrypt -lpthread
 
-.PHONY: all deps test unit it lint run bench fuzz install clean help
+.PHONY: all deps test unit it lint run demo bench fuzz install clean help
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -111,9 +111,14 @@ it:
 	POSTHORN_BIN=$(abspath $(BUILD)/posthorn) POSTHORN_BUILD=$(abspath $(BUILD)) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/it
 
-run: 
+run:
 	@scripts/deps.sh --check build || scripts/deps.sh build
 	@$(MAKE) --no-print-directory all
+	@scripts/run.sh $(BUILD)
+
+# The message commands on a sample message (what make run did before the
+# server existed).
+demo: all
 	@scripts/demo.sh $(BUILD)/posthorn
 
 # libFuzzer harnesses (clang): each runs FUZZ_SECONDS on its seeds.

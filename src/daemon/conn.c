@@ -1,0 +1,641 @@
+/* conn: the glue between a socket and an smtpd session (see conn.h).
+ *
+ * Ending is always deferred to the conn's tick event, so a callback from
+ * inside smtpd_input (close, start_tls) never frees what the session is
+ * still using; the same event bounds handshakes and the final flush. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "../lib/log.h"
+#include "tls.h"
+
+#define CONN_READ_PAUSE (256 * 1024) /* buffered input or output: stop reading */
+#define CONN_READ_CHUNK 16384
+#define CONN_CLOSE_WAIT 10           /* seconds to flush before closing anyway */
+#define CONN_HANDSHAKE_WAIT 30       /* seconds for a TLS handshake */
+#define CONN_POLL_USEC 20000         /* re-check of a TLS filter's socket */
+
+enum conn_state {
+	CONN_HANDSHAKE,      /* implicit TLS: handshake before the session */
+	CONN_SESSION,        /* the session runs */
+	CONN_STARTTLS_FLUSH, /* the plaintext 220 for STARTTLS is being sent */
+	CONN_STARTTLS,       /* handshake on the TLS filter */
+	CONN_CLOSING,        /* flushing (bounded by deadline), then freed */
+};
+
+struct conn {
+	struct event_base *base;
+	struct jobs *jobs;
+	struct world *world;           /* counted reference */
+	const struct cfg_listener *listener;
+	struct bufferevent *bev;       /* top of the stack: TLS or the socket */
+	evutil_socket_t fd;
+	struct smtpd_session *session; /* NULL before an implicit handshake */
+	struct smtpd_io io;            /* smtpd keeps a pointer to it */
+	struct event *idle;            /* the session's idle timer */
+	struct event *tick;            /* deferred ending, deadlines, polling */
+	struct smtpd_peer peer;
+	char id[16];
+	enum conn_state state;
+	struct timeval deadline;       /* end of a flush or a STARTTLS wait */
+	int jobs_out;                  /* jobs submitted, done() not yet run */
+	int reading_paused;
+	int session_closed;            /* io->close was called */
+	int eof_told;                  /* smtpd_eof was called */
+	void (*ended)(void *ctx);
+	void *ctx;
+};
+
+static void conn_on_read(struct bufferevent *bev, void *arg);
+static void conn_on_write(struct bufferevent *bev, void *arg);
+static void conn_on_event(struct bufferevent *bev, short what, void *arg);
+
+/* 12 random hex digits: unique enough for logs and spool names. */
+void conn_make_id(char *out, size_t size)
+{
+	unsigned char r[6] = {0};
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+		static unsigned counter;
+		unsigned long long t = (unsigned long long)time(NULL);
+		memcpy(r, &t, 4);
+		counter++;
+		memcpy(r + 4, &counter, 2);
+	}
+	snprintf(out, size, "%02x%02x%02x%02x%02x%02x",
+	         r[0], r[1], r[2], r[3], r[4], r[5]);
+}
+
+static void conn_after(struct timeval *tv, long sec, long usec)
+{
+	tv->tv_sec = sec;
+	tv->tv_usec = usec;
+}
+
+/* Deadlines use the monotonic clock, immune to the wall clock jumping. */
+static void conn_now(struct timeval *tv)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	tv->tv_sec = ts.tv_sec;
+	tv->tv_usec = ts.tv_nsec / 1000;
+}
+
+static void conn_set_deadline(struct conn *c, long seconds)
+{
+	struct timeval now, wait;
+	conn_now(&now);
+	conn_after(&wait, seconds, 0);
+	timeradd(&now, &wait, &c->deadline);
+}
+
+/* Arms the tick for what is left until the deadline. */
+static void conn_tick_at_deadline(struct conn *c)
+{
+	struct timeval now, left;
+	conn_now(&now);
+	if (timercmp(&now, &c->deadline, <))
+		timersub(&c->deadline, &now, &left);
+	else
+		conn_after(&left, 0, 0);
+	evtimer_add(c->tick, &left);
+}
+
+static int conn_past(const struct conn *c)
+{
+	struct timeval now;
+	conn_now(&now);
+	return !timercmp(&now, &c->deadline, <);
+}
+
+static size_t conn_output_len(const struct conn *c, size_t *below)
+{
+	struct bufferevent *under = bufferevent_get_underlying(c->bev);
+	*below = under ? evbuffer_get_length(bufferevent_get_output(under)) : 0;
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+static int conn_busy(const struct conn *c)
+{
+	return c->jobs_out > 0 || (c->session && smtpd_busy(c->session));
+}
+
+/* Reads the socket's unread bytes so close() sends FIN, not a reset that
+ * could destroy the last reply before the client read it. */
+static void conn_drain_socket(evutil_socket_t fd)
+{
+	char junk[4096];
+	for (int i = 0; i < 16; i++)
+		if (recv(fd, junk, sizeof junk, MSG_DONTWAIT) <= 0)
+			break;
+}
+
+static void conn_destroy(struct conn *c)
+{
+	event_free(c->idle);
+	event_free(c->tick);
+	if (c->session)
+		smtpd_free(&c->session);
+	if (c->bev) {
+		conn_drain_socket(c->fd);
+		bufferevent_free(c->bev);
+	}
+	log_debug(c->id, "connection closed");
+	world_unref(&c->world);
+	void (*ended)(void *) = c->ended;
+	void *ctx = c->ctx;
+	free(c);
+	if (ended)
+		ended(ctx);
+}
+
+/* Starts ending the connection from the loop (never from inside a session
+ * call): flush up to CONN_CLOSE_WAIT seconds, or not at all. */
+static void conn_end(struct conn *c, int flush)
+{
+	if (c->state != CONN_CLOSING || !flush)
+		conn_set_deadline(c, flush ? CONN_CLOSE_WAIT : 0);
+	c->state = CONN_CLOSING;
+	if (c->bev)
+		bufferevent_disable(c->bev, EV_READ);
+	evtimer_del(c->idle);
+	event_active(c->tick, EV_TIMEOUT, 0);
+}
+
+/* CLOSING: frees the connection once no job is out and the output is
+ * flushed (or deadline passed); otherwise waits for write or tick. */
+static void conn_check_closed(struct conn *c)
+{
+	if (conn_busy(c))
+		return; /* the job's completion checks again */
+	if (c->session && !c->session_closed && !c->eof_told) {
+		c->eof_told = 1;
+		smtpd_eof(c->session);
+	}
+	size_t below = 0;
+	size_t top = c->bev ? conn_output_len(c, &below) : 0;
+	if ((top || below) && !conn_past(c)) {
+		struct timeval poll;
+		conn_after(&poll, 0, CONN_POLL_USEC);
+		if (top)
+			conn_tick_at_deadline(c); /* the write callback comes first */
+		else
+			evtimer_add(c->tick, &poll);
+		return;
+	}
+	conn_destroy(c);
+}
+
+/* Stops reading while the session or the output holds too much. */
+static void conn_update_reading(struct conn *c)
+{
+	if (c->state != CONN_SESSION)
+		return;
+	size_t below = 0;
+	int pause = smtpd_buffered(c->session) > CONN_READ_PAUSE ||
+	            conn_output_len(c, &below) + below > CONN_READ_PAUSE;
+	if (pause && !c->reading_paused)
+		bufferevent_disable(c->bev, EV_READ);
+	else if (!pause && c->reading_paused)
+		bufferevent_enable(c->bev, EV_READ);
+	c->reading_paused = pause;
+}
+
+/* ---- smtpd_io callbacks ---- */
+
+static void conn_io_write(void *ctx, const void *data, size_t len)
+{
+	struct conn *c = ctx;
+	if (bufferevent_write(c->bev, data, len) < 0) {
+		log_error(c->id, "out of memory queueing a reply; closing");
+		conn_end(c, 0);
+	}
+}
+
+static void conn_io_close(void *ctx)
+{
+	struct conn *c = ctx;
+	c->session_closed = 1;
+	conn_end(c, 1);
+}
+
+/* The 220 was queued: stop reading, forget what the client sent before the
+ * handshake, and put the filter on once the 220 left in plaintext. */
+static void conn_io_start_tls(void *ctx)
+{
+	struct conn *c = ctx;
+	if (c->state != CONN_SESSION)
+		return;
+	c->state = CONN_STARTTLS_FLUSH;
+	bufferevent_disable(c->bev, EV_READ);
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	conn_set_deadline(c, CONN_HANDSHAKE_WAIT);
+	conn_tick_at_deadline(c);
+	size_t below = 0;
+	if (conn_output_len(c, &below) == 0)
+		event_active(c->tick, EV_TIMEOUT, 0);
+}
+
+struct conn_job {
+	struct conn *conn;
+	void (*job)(void *arg);
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void conn_job_run(void *arg)
+{
+	struct conn_job *j = arg;
+	j->job(j->arg);
+}
+
+/* On the loop thread: the session's completion, then whatever waited. */
+static void conn_job_done(void *arg)
+{
+	struct conn_job *j = arg;
+	struct conn *c = j->conn;
+	c->jobs_out--;
+	j->done(j->arg);
+	free(j);
+	if (c->state == CONN_CLOSING)
+		conn_check_closed(c);
+	else
+		conn_update_reading(c);
+}
+
+static void conn_io_run_job(void *ctx, void (*job)(void *arg),
+                            void (*done)(void *arg), void *arg)
+{
+	struct conn *c = ctx;
+	struct conn_job *j = malloc(sizeof *j);
+	if (j) {
+		*j = (struct conn_job){c, job, done, arg};
+		if (jobs_submit(c->jobs, conn_job_run, conn_job_done, j) == 0) {
+			c->jobs_out++;
+			return;
+		}
+		free(j);
+	}
+	log_error(c->id, "out of memory queueing a job; running it inline");
+	job(arg);
+	done(arg);
+}
+
+static void conn_io_set_timeout(void *ctx, int seconds)
+{
+	struct conn *c = ctx;
+	if (seconds > 0 && c->state != CONN_CLOSING) {
+		struct timeval tv;
+		conn_after(&tv, seconds, 0);
+		evtimer_add(c->idle, &tv);
+	} else {
+		evtimer_del(c->idle);
+	}
+}
+
+static void conn_on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)fd;
+	(void)what;
+	if (c->state == CONN_SESSION && c->session)
+		smtpd_timeout(c->session);
+}
+
+/* ---- the session ---- */
+
+static void conn_begin_session(struct conn *c, const char *tls_info)
+{
+	c->io = (struct smtpd_io){
+		.ctx = c,
+		.write = conn_io_write,
+		.start_tls = c->world->tls && !tls_info ? conn_io_start_tls : NULL,
+		.close = conn_io_close,
+		.run_job = conn_io_run_job,
+		.set_timeout = conn_io_set_timeout,
+	};
+	struct smtpd_params sp = {
+		.cfg = &c->world->cfg,
+		.listener = c->listener,
+		.users = &c->world->users,
+		.aliases = &c->world->aliases,
+		.peer = c->peer,
+		.tls_active = tls_info != NULL,
+		.tls_info = tls_info,
+		.session_id = c->id,
+	};
+	c->state = CONN_SESSION;
+	c->session = smtpd_new(&sp, &c->io);
+	if (!c->session) {
+		log_error(c->id, "out of memory starting a session");
+		conn_end(c, 0);
+		return;
+	}
+	smtpd_start(c->session);
+}
+
+static const char *conn_tls_info(struct conn *c, char *out, size_t size)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (!ssl)
+		return NULL;
+	tls_describe(ssl, out, size);
+	return out;
+}
+
+/* STARTTLS: the 220 is on the wire; layer TLS over the socket. */
+static void conn_install_tls(struct conn *c)
+{
+	SSL *ssl = SSL_new(c->world->tls);
+	struct bufferevent *tls = NULL;
+	if (ssl)
+		tls = bufferevent_openssl_filter_new(c->base, c->bev, ssl,
+		        BUFFEREVENT_SSL_ACCEPTING,
+		        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (!tls) {
+		if (ssl)
+			SSL_free(ssl);
+		log_error(c->id, "cannot start TLS: out of memory");
+		smtpd_tls_done(c->session, 0, NULL);
+		conn_end(c, 0);
+		return;
+	}
+	c->bev = tls;
+	c->state = CONN_STARTTLS;
+	bufferevent_setcb(tls, conn_on_read, conn_on_write, conn_on_event, c);
+	bufferevent_enable(tls, EV_READ | EV_WRITE);
+	struct timeval wait;
+	conn_after(&wait, CONN_HANDSHAKE_WAIT, 0);
+	evtimer_add(c->tick, &wait);
+}
+
+/* ---- bufferevent callbacks ---- */
+
+/* Feeds everything the client sent to the session, in chunks copied out
+ * of the buffer so the session may drain it (STARTTLS) meanwhile. */
+static void conn_on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char chunk[CONN_READ_CHUNK];
+	while (c->state == CONN_SESSION) {
+		int n = evbuffer_remove(in, chunk, sizeof chunk);
+		if (n <= 0)
+			break;
+		if (smtpd_input(c->session, chunk, (size_t)n) < 0)
+			break;
+	}
+	if (c->state != CONN_SESSION)
+		evbuffer_drain(in, evbuffer_get_length(in));
+	conn_update_reading(c);
+}
+
+static void conn_on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	(void)bev;
+	if (c->state == CONN_STARTTLS_FLUSH)
+		conn_install_tls(c);
+	else if (c->state == CONN_CLOSING)
+		conn_check_closed(c);
+	else
+		conn_update_reading(c);
+}
+
+/* Handshake failures are worth an info line; a client that just went away
+ * is the session's to report (smtpd_eof), so that is debug only. */
+static void conn_log_failure(struct conn *c, short what)
+{
+	unsigned long ssl_error = bufferevent_get_openssl_error(c->bev);
+	int handshake = c->state == CONN_HANDSHAKE || c->state == CONN_STARTTLS;
+	enum log_level level = handshake ? LOG_LVL_INFO : LOG_LVL_DEBUG;
+	const char *stage = handshake ? "TLS handshake failed" : "connection lost";
+	int err = EVUTIL_SOCKET_ERROR();
+	if (ssl_error)
+		log_msg(level, c->id, "%s: %s", stage,
+		        ERR_reason_error_string(ssl_error));
+	else if ((what & BEV_EVENT_ERROR) && err)
+		log_msg(level, c->id, "%s: %s", stage, strerror(err));
+	else
+		log_msg(level, c->id, "%s: closed by the client", stage);
+	while (bufferevent_get_openssl_error(c->bev))
+		;
+}
+
+static void conn_on_connected(struct conn *c)
+{
+	char info[128];
+	evtimer_del(c->tick);
+	const char *tls = conn_tls_info(c, info, sizeof info);
+	log_debug(c->id, "TLS established: %s", tls ? tls : "?");
+	if (c->state == CONN_HANDSHAKE) {
+		conn_begin_session(c, tls);
+	} else if (c->state == CONN_STARTTLS) {
+		c->state = CONN_SESSION;
+		c->reading_paused = 0;
+		smtpd_tls_done(c->session, 1, tls);
+		conn_update_reading(c);
+	}
+}
+
+static void conn_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_on_connected(c);
+		return;
+	}
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	conn_log_failure(c, what);
+	switch (c->state) {
+	case CONN_HANDSHAKE:
+		conn_end(c, 0);
+		break;
+	case CONN_STARTTLS_FLUSH:
+	case CONN_STARTTLS:
+		smtpd_tls_done(c->session, 0, NULL);
+		conn_end(c, 0);
+		break;
+	case CONN_SESSION:
+		/* A half-closed client may still read the replies it is owed. */
+		conn_end(c, !(what & BEV_EVENT_ERROR));
+		break;
+	case CONN_CLOSING:
+		if (what & BEV_EVENT_ERROR)
+			conn_end(c, 0);
+		break;
+	}
+}
+
+static void conn_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	size_t below = 0;
+	(void)fd;
+	(void)what;
+	switch (c->state) {
+	case CONN_HANDSHAKE:
+		log_info(c->id, "TLS handshake timed out");
+		conn_end(c, 0);
+		break;
+	case CONN_STARTTLS_FLUSH:
+		if (conn_output_len(c, &below) == 0) {
+			conn_install_tls(c);
+			break;
+		}
+		if (!conn_past(c)) {
+			conn_tick_at_deadline(c); /* the write callback comes first */
+			break;
+		}
+		/* fall through - the client never read the 220 */
+	case CONN_STARTTLS:
+		log_info(c->id, "TLS handshake timed out");
+		smtpd_tls_done(c->session, 0, NULL);
+		conn_end(c, 0);
+		break;
+	case CONN_SESSION:
+		break;
+	case CONN_CLOSING:
+		conn_check_closed(c);
+		break;
+	}
+}
+
+/* ---- life cycle ---- */
+
+static struct conn *conn_alloc(const struct conn_params *p, evutil_socket_t fd)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->base = p->base;
+	c->jobs = p->jobs;
+	c->listener = p->listener;
+	c->fd = fd;
+	c->peer = *p->peer;
+	c->ended = p->ended;
+	c->ctx = p->ctx;
+	conn_make_id(c->id, sizeof c->id);
+	c->idle = evtimer_new(p->base, conn_on_idle, c);
+	c->tick = evtimer_new(p->base, conn_on_tick, c);
+	if (!c->idle || !c->tick) {
+		if (c->idle)
+			event_free(c->idle);
+		if (c->tick)
+			event_free(c->tick);
+		free(c);
+		return NULL;
+	}
+	c->world = world_ref(p->world);
+	return c;
+}
+
+static struct bufferevent *conn_new_bufferevent(struct conn *c, int tls)
+{
+	const int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+	if (!tls)
+		return bufferevent_socket_new(c->base, c->fd, opts);
+	SSL *ssl = SSL_new(c->world->tls);
+	if (!ssl)
+		return NULL;
+	struct bufferevent *bev = bufferevent_openssl_socket_new(c->base, c->fd,
+	                ssl, BUFFEREVENT_SSL_ACCEPTING, opts);
+	if (!bev)
+		SSL_free(ssl);
+	return bev;
+}
+
+static struct conn *conn_open(const struct conn_params *p, evutil_socket_t fd,
+                              int tls)
+{
+	struct conn *c = conn_alloc(p, fd);
+	if (c)
+		c->bev = conn_new_bufferevent(c, tls);
+	if (!c || !c->bev) {
+		log_error(NULL, "out of memory accepting a connection from %s",
+		          p->peer->ip);
+		if (c) {
+			c->ended = NULL;
+			conn_destroy(c);
+		}
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return c;
+}
+
+struct conn *conn_start(const struct conn_params *p, evutil_socket_t fd)
+{
+	int implicit = p->listener->tls == CFG_TLS_IMPLICIT && p->world->tls;
+	struct conn *c = conn_open(p, fd, implicit);
+	if (!c)
+		return NULL;
+	log_info(c->id, "connection from [%s]:%d to %s (%s%s)", c->peer.ip,
+	         c->peer.port, c->listener->name,
+	         config_proto_name(c->listener->proto),
+	         implicit ? ", TLS" : "");
+	if (implicit) {
+		c->state = CONN_HANDSHAKE;
+		struct timeval wait;
+		conn_after(&wait, CONN_HANDSHAKE_WAIT, 0);
+		evtimer_add(c->tick, &wait);
+	} else {
+		conn_begin_session(c, NULL);
+	}
+	return c;
+}
+
+struct conn *conn_refuse(const struct conn_params *p, evutil_socket_t fd,
+                         const char *reply)
+{
+	struct conn *c = conn_open(p, fd, 0);
+	if (!c)
+		return NULL;
+	c->session_closed = 1;
+	bufferevent_write(c->bev, reply, strlen(reply));
+	conn_end(c, 1);
+	return c;
+}
+
+void conn_shutdown(struct conn *c)
+{
+	switch (c->state) {
+	case CONN_SESSION:
+		if (!c->session_closed)
+			smtpd_shutdown(c->session);
+		break;
+	case CONN_HANDSHAKE:
+	case CONN_STARTTLS_FLUSH:
+	case CONN_STARTTLS:
+		conn_abort(c);
+		break;
+	case CONN_CLOSING:
+		break;
+	}
+}
+
+void conn_abort(struct conn *c)
+{
+	if (c->state == CONN_STARTTLS_FLUSH || c->state == CONN_STARTTLS)
+		smtpd_tls_done(c->session, 0, NULL);
+	conn_end(c, 0);
+}
