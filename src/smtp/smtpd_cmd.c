@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -102,19 +103,24 @@ void smtpd_cmd_ehlo(struct smtpd_session *s, char *args)
 
 struct cmd_mail_args {
 	int has_size, has_body, has_auth, smtputf8;
-	unsigned long long size;
+	size_t size;
 	enum smtpd_body body;
 };
 
-static int cmd_parse_size(const char *v, size_t n, unsigned long long *out)
+/* RFC 1870 allows SIZE up to 20 digits, more than size_t may hold: a value
+ * that does not fit saturates to SIZE_MAX, which is over any limit. */
+#define CMD_SIZE_DIGITS_MAX 20
+
+static int cmd_parse_size(const char *v, size_t n, size_t *out)
 {
-	unsigned long long x = 0;
-	if (n == 0 || n > 19)
+	size_t x = 0;
+	if (n == 0 || n > CMD_SIZE_DIGITS_MAX)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			return -1;
-		x = x * 10 + (unsigned)(v[i] - '0');
+		size_t digit = (size_t)(v[i] - '0');
+		x = x > (SIZE_MAX - digit) / 10 ? SIZE_MAX : x * 10 + digit;
 	}
 	*out = x;
 	return 0;
@@ -234,7 +240,7 @@ void smtpd_cmd_mail(struct smtpd_session *s, char *args)
 	s->tx = tx;
 	s->junk = 0;
 	s->state = SMTPD_MAIL;
-	log_info(s->id, "MAIL from=<%s> size=%llu", tx->sender, m.size);
+	log_info(s->id, "MAIL from=<%s> size=%zu", tx->sender, m.size);
 	smtpd_reply(s, 250, "2.1.0", "Sender <%s> ok", tx->sender);
 }
 

@@ -412,7 +412,8 @@ void smtpd_cmd_data(struct smtpd_session *s, char *args)
 	smtpd_reply(s, 354, NULL, "Enter mail, end with <CRLF>.<CRLF>");
 }
 
-/* One DATA line p[0..len), ended by CRLF (crlf 1) or a bare LF/CR. */
+/* One DATA line p[0..len), ended by CRLF (crlf 1) or a bare LF/CR. Its
+ * length was checked by smtpd_data_consume. */
 static void data_line(struct smtpd_session *s, const char *p, size_t len,
                       int crlf)
 {
@@ -424,8 +425,6 @@ static void data_line(struct smtpd_session *s, const char *p, size_t len,
 			data_finish(s);
 			return;
 		}
-		if (len + 2 > s->cfg->limits.line_length)
-			data_fail(tx, SMTPD_FAIL_LINE, 0);
 		if (len > 0 && p[0] == '.')
 			p++, len--;
 	}
@@ -441,26 +440,42 @@ static void data_line(struct smtpd_session *s, const char *p, size_t len,
 	tx->prev_crlf = crlf;
 }
 
-size_t smtpd_data_consume(struct smtpd_session *s, const char *p, size_t n)
+/* How many bytes of the line starting at p may come before its line end.
+ * limits.line_length counts the CRLF but not a stuffed dot (RFC 5321
+ * 4.5.3.1.6): at 1000, ".." and 997 more bytes is a line of 998. */
+static size_t data_line_max(const struct smtpd_session *s, const char *p)
 {
 	size_t limit = s->cfg->limits.line_length < 512 ? 512
 	               : s->cfg->limits.line_length;
-	size_t scan = n < limit ? n : limit, i = 0;
+	size_t max = limit - 2;
+	if (s->tx->line_start && p[0] == '.')
+		max++;
+	return max;
+}
+
+/* A line with no end within data_line_max: refused at the final dot. Its
+ * bytes still count (size) and are read, never kept. */
+static size_t data_too_long(struct smtpd_session *s, const char *p, size_t n)
+{
+	data_fail(s->tx, SMTPD_FAIL_LINE, 0);
+	if (s->tx->line_start && p[0] == '.')
+		data_feed(s, p + 1, n - 1);
+	else
+		data_feed(s, p, n);
+	s->tx->line_start = 0;
+	return n;
+}
+
+size_t smtpd_data_consume(struct smtpd_session *s, const char *p, size_t n)
+{
+	/* The limit is applied before scanning: one byte past the longest
+	 * allowed line must be its end. */
+	size_t window = data_line_max(s, p) + 1;
+	size_t scan = n < window ? n : window, i = 0;
 	while (i < scan && p[i] != '\r' && p[i] != '\n')
 		i++;
-	if (i == scan) {
-		if (n < limit)
-			return 0;
-		/* No line end within the limit: the line is too long. Its bytes
-		 * still count (size) and are read, never kept. */
-		data_fail(s->tx, SMTPD_FAIL_LINE, 0);
-		if (s->tx->line_start && p[0] == '.')
-			data_feed(s, p + 1, scan - 1);
-		else
-			data_feed(s, p, scan);
-		s->tx->line_start = 0;
-		return scan;
-	}
+	if (i == scan)
+		return n < window ? 0 : data_too_long(s, p, scan);
 	if (p[i] == '\r' && i + 1 >= n)
 		return 0; /* CR LF or bare CR: the next byte decides */
 	int crlf = p[i] == '\r' && p[i + 1] == '\n';

@@ -166,6 +166,9 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* The reverse name the next env_new_with gives its session ("" none). */
+static const char *next_peer_name = "";
+
 /* A new session; peer is a numeric IPv4 address. Nothing is sent yet. */
 static struct env *env_new_with(const char *peer, enum cfg_proto proto,
                                 enum cfg_tls tls, int vrfy)
@@ -191,6 +194,8 @@ static struct env *env_new_with(const char *peer, enum cfg_proto proto,
 	assert_int_equal(inet_pton(AF_INET, peer, &sin->sin_addr), 1);
 	p.peer.addrlen = sizeof *sin;
 	snprintf(p.peer.ip, sizeof p.peer.ip, "%s", peer);
+	snprintf(p.peer.name, sizeof p.peer.name, "%s", next_peer_name);
+	next_peer_name = "";
 	e->s = smtpd_new(&p, &e->io);
 	assert_non_null(e->s);
 	run_cmd("rm -rf '%s/mail'", data_dir);
@@ -534,6 +539,20 @@ static void test_bare_lf_normalise_and_reject(void **state)
 	env_free(e);
 }
 
+/* bare_lf = reject covers a bare CR too, not only a bare LF. */
+static void test_bare_cr_reject(void **state)
+{
+	(void)state;
+	struct env *e = env_new("192.0.2.1");
+	e->cfg.bare_lf_reject = 1;
+	start(e);
+	talk(e, HELLO TX "DATA\r\n");
+	assert_prefix(talk(e, "Subject: cr\r\n\r\nline1\rline2\r\n.\r\n"),
+	              "554 5.6.0 ");
+	assert_int_equal(count_files("mail/alice/new"), 0);
+	env_free(e);
+}
+
 static void test_size_limits(void **state)
 {
 	(void)state;
@@ -578,6 +597,125 @@ static void test_line_too_long(void **state)
 	assert_string_equal(talk(e, line), "");
 	assert_prefix(talk(e, "more\r\n.\r\n"), "552 5.3.4 Error: line too long");
 	assert_prefix(talk(e, "NOOP\r\n"), "250 ");
+	env_free(e);
+}
+
+/* RFC 1870: SIZE has up to 20 digits; one beyond size_t is too big, not
+ * a syntax error. */
+static void test_size_parameter_digits(void **state)
+{
+	(void)state;
+	struct env *e = env_new("192.0.2.1");
+	e->cfg.limits.errors = 100;
+	start(e);
+	talk(e, HELLO);
+	const char *too_big[] = {"99999999999999999999", "18446744073709551616",
+	                         "18446744073709551615", "00000000000000010001"};
+	for (size_t i = 0; i < sizeof too_big / sizeof *too_big; i++) {
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "MAIL FROM:<a@remote.test> SIZE=%s\r\n",
+		         too_big[i]);
+		assert_prefix(talk(e, cmd), "552 5.3.4 ");
+	}
+	const char *bad[] = {"999999999999999999999", "000000000000000000001",
+	                     "12a", "-1", "+1", ""};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "MAIL FROM:<a@remote.test> SIZE=%s\r\n",
+		         bad[i]);
+		assert_prefix(talk(e, cmd), "501 5.5.4 ");
+	}
+	assert_prefix(talk(e, "MAIL FROM:<a@remote.test> SIZE=00000000000000010000\r\n"),
+	              "250 ");
+	env_free(e);
+}
+
+/* Sends one DATA message made of text (dot-stuffed by the caller) and
+ * returns the reply to the final dot. */
+static const char *data_lines(struct env *e, const char *text)
+{
+	talk(e, TX "DATA\r\n");
+	assert_string_equal(talk(e, text), "");
+	return talk(e, ".\r\n");
+}
+
+/* A line of n copies of c after prefix, then CRLF, into out. */
+static void long_line(struct buf *out, const char *prefix, char c, size_t n)
+{
+	buf_puts(out, prefix);
+	for (size_t i = 0; i < n; i++)
+		buf_putc(out, c);
+	buf_puts(out, "\r\n");
+}
+
+/* RFC 5321 4.5.3.1.6: the 1000 octets count the CRLF, not a stuffed dot. */
+static void test_data_line_limit_after_unstuffing(void **state)
+{
+	(void)state;
+	struct env *e = env_new("192.0.2.1");
+	start(e);
+	talk(e, HELLO);
+	struct buf in = BUF_INIT, want = BUF_INIT;
+	long_line(&in, "..", 'd', 997);   /* 1001 bytes on the wire */
+	long_line(&in, "", 'e', 998);     /* 1000 bytes, no dot */
+	long_line(&want, ".", 'd', 997);
+	long_line(&want, "", 'e', 998);
+	assert_prefix(data_lines(e, buf_cstr(&in)), "250 2.0.0 ");
+	char *msg = read_only_file("mail/alice/new");
+	assert_string_equal(after_trace(msg), buf_cstr(&want));
+	free(msg);
+	/* one more byte, with and without the dot: refused after the dot */
+	const char *prefix[] = {"..", ""};
+	for (size_t i = 0; i < 2; i++) {
+		buf_reset(&in);
+		long_line(&in, prefix[i], 'f', 999 - strlen(prefix[i]) + 1);
+		assert_prefix(data_lines(e, buf_cstr(&in)),
+		              "552 5.3.4 Error: line too long (limit 1000 bytes)");
+	}
+	assert_int_equal(count_files("mail/alice/new"), 1);
+	buf_free(&in);
+	buf_free(&want);
+	env_free(e);
+}
+
+/* The same boundary fed one byte at a time (the limit is applied before
+ * the whole line is there). */
+static void test_data_line_limit_bytewise(void **state)
+{
+	(void)state;
+	const size_t lens[] = {997, 998};  /* after "..": 998 and 999 */
+	for (size_t i = 0; i < 2; i++) {
+		struct env *e = env_new("192.0.2.1");
+		start(e);
+		talk(e, HELLO TX "DATA\r\n");
+		struct buf in = BUF_INIT;
+		long_line(&in, "..", 'd', lens[i]);
+		buf_puts(&in, ".\r\n");
+		struct buf out = BUF_INIT;
+		for (size_t k = 0; k < in.len; k++)
+			buf_puts(&out, talk(e, (char[]){in.data[k], '\0'}));
+		assert_prefix(buf_cstr(&out), i == 0 ? "250 2.0.0 " : "552 5.3.4 ");
+		buf_free(&out);
+		buf_free(&in);
+		env_free(e);
+	}
+}
+
+/* BDAT has no line limit: it carries bytes, not lines (RFC 3030). */
+static void test_bdat_no_line_limit(void **state)
+{
+	(void)state;
+	struct env *e = env_new("192.0.2.1");
+	start(e);
+	struct buf body = BUF_INIT, in = BUF_INIT;
+	long_line(&body, "..", 'b', 3000);
+	buf_printf(&in, HELLO TX "BDAT %zu LAST\r\n%s", body.len, buf_cstr(&body));
+	assert_contains(talk(e, buf_cstr(&in)), "250 2.0.0 Ok: queued as T1.1\r\n");
+	char *msg = read_only_file("mail/alice/new");
+	assert_string_equal(after_trace(msg), buf_cstr(&body));  /* no unstuffing */
+	free(msg);
+	buf_free(&body);
+	buf_free(&in);
 	env_free(e);
 }
 
@@ -984,6 +1122,27 @@ static void test_submission_adds_fields(void **state)
 
 /* The 250 comes only after the Maildir file exists; input that arrives
  * during the job waits for it. */
+/* The reverse name the daemon found goes into Received:, single-label
+ * names ("localhost") included; an invalid one becomes "unknown". */
+static void test_received_reverse_name(void **state)
+{
+	(void)state;
+	const char *names[] = {"localhost", "host.example.net", "bad name"};
+	const char *want[] = {"(localhost [127.0.0.1])",
+	                      "(host.example.net [127.0.0.1])",
+	                      "(unknown [127.0.0.1])"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		next_peer_name = names[i];
+		struct env *e = env_new("127.0.0.1");
+		start(e);
+		assert_prefix(talk(e, HELLO TX "DATA\r\nx\r\n.\r\n"), "250");
+		char *msg = read_only_file("mail/alice/new");
+		assert_contains(unfold(msg), want[i]);
+		free(msg);
+		env_free(e);
+	}
+}
+
 static void test_reply_after_delivery(void **state)
 {
 	(void)state;
@@ -1053,8 +1212,13 @@ int main(void)
 		cmocka_unit_test(test_dot_unstuffing_and_end),
 		cmocka_unit_test(test_smuggling_variants),
 		cmocka_unit_test(test_bare_lf_normalise_and_reject),
+		cmocka_unit_test(test_bare_cr_reject),
 		cmocka_unit_test(test_size_limits),
 		cmocka_unit_test(test_line_too_long),
+		cmocka_unit_test(test_size_parameter_digits),
+		cmocka_unit_test(test_data_line_limit_after_unstuffing),
+		cmocka_unit_test(test_data_line_limit_bytewise),
+		cmocka_unit_test(test_bdat_no_line_limit),
 		cmocka_unit_test(test_recipient_limit),
 		cmocka_unit_test(test_relay_rules),
 		cmocka_unit_test(test_local_recipients),
@@ -1068,6 +1232,7 @@ int main(void)
 		cmocka_unit_test(test_error_budget_and_junk),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_submission_adds_fields),
+		cmocka_unit_test(test_received_reverse_name),
 		cmocka_unit_test(test_reply_after_delivery),
 		cmocka_unit_test(test_timeouts_shutdown_eof),
 	};
