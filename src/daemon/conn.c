@@ -2,7 +2,9 @@
  *
  * Ending is always deferred to the conn's tick event, so a callback from
  * inside smtpd_input (close, start_tls) never frees what the session is
- * still using; the same event bounds handshakes and the final flush. */
+ * still using; the same event bounds the reverse lookup, handshakes and the
+ * final flush. While the client's name is looked up there is no
+ * bufferevent yet: whatever the client sends early waits in the kernel. */
 #include "conn.h"
 
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <openssl/ssl.h>
 
 #include "../lib/log.h"
+#include "resolve.h"
 #include "tls.h"
 
 #define CONN_READ_PAUSE (256 * 1024) /* buffered input or output: stop reading */
@@ -29,8 +32,10 @@
 #define CONN_CLOSE_WAIT 10           /* seconds to flush before closing anyway */
 #define CONN_HANDSHAKE_WAIT 30       /* seconds for a TLS handshake */
 #define CONN_POLL_USEC 20000         /* re-check of a TLS filter's socket */
+#define CONN_RESOLVE_WAIT 3          /* seconds the greeting waits for DNS */
 
 enum conn_state {
+	CONN_RESOLVING,      /* reverse DNS before the session (or handshake) */
 	CONN_HANDSHAKE,      /* implicit TLS: handshake before the session */
 	CONN_SESSION,        /* the session runs */
 	CONN_STARTTLS_FLUSH, /* the plaintext 220 for STARTTLS is being sent */
@@ -43,17 +48,21 @@ struct conn {
 	struct jobs *jobs;
 	struct world *world;           /* counted reference */
 	const struct cfg_listener *listener;
-	struct bufferevent *bev;       /* top of the stack: TLS or the socket */
+	struct bufferevent *bev;       /* top of the stack: TLS or the socket;
+	                                * NULL while resolving */
 	evutil_socket_t fd;
 	struct smtpd_session *session; /* NULL before an implicit handshake */
 	struct smtpd_io io;            /* smtpd keeps a pointer to it */
 	struct event *idle;            /* the session's idle timer */
 	struct event *tick;            /* deferred ending, deadlines, polling */
+	struct event *watch;           /* resolving: did the client leave? */
 	struct smtpd_peer peer;
 	char id[16];
 	enum conn_state state;
 	struct timeval deadline;       /* end of a flush or a STARTTLS wait */
 	int jobs_out;                  /* jobs submitted, done() not yet run */
+	int lookup_out;                /* resolve_peer's done not yet run */
+	int implicit_tls;              /* handshake once the name is known */
 	int reading_paused;
 	int session_closed;            /* io->close was called */
 	int eof_told;                  /* smtpd_eof was called */
@@ -64,6 +73,7 @@ struct conn {
 static void conn_on_read(struct bufferevent *bev, void *arg);
 static void conn_on_write(struct bufferevent *bev, void *arg);
 static void conn_on_event(struct bufferevent *bev, short what, void *arg);
+static void conn_proceed(struct conn *c);
 
 /* 12 random hex digits: unique enough for logs and spool names. */
 void conn_make_id(char *out, size_t size)
@@ -131,7 +141,8 @@ static size_t conn_output_len(const struct conn *c, size_t *below)
 
 static int conn_busy(const struct conn *c)
 {
-	return c->jobs_out > 0 || (c->session && smtpd_busy(c->session));
+	return c->jobs_out > 0 || c->lookup_out ||
+	       (c->session && smtpd_busy(c->session));
 }
 
 /* Reads the socket's unread bytes so close() sends FIN, not a reset that
@@ -148,12 +159,16 @@ static void conn_destroy(struct conn *c)
 {
 	event_free(c->idle);
 	event_free(c->tick);
+	if (c->watch)
+		event_free(c->watch);
 	if (c->session)
 		smtpd_free(&c->session);
-	if (c->bev) {
+	if (c->fd >= 0)
 		conn_drain_socket(c->fd);
-		bufferevent_free(c->bev);
-	}
+	if (c->bev)
+		bufferevent_free(c->bev); /* closes fd */
+	else if (c->fd >= 0)
+		evutil_closesocket(c->fd);
 	log_debug(c->id, "connection closed");
 	world_unref(&c->world);
 	void (*ended)(void *) = c->ended;
@@ -172,6 +187,15 @@ static void conn_end(struct conn *c, int flush)
 	c->state = CONN_CLOSING;
 	if (c->bev)
 		bufferevent_disable(c->bev, EV_READ);
+	if (c->watch)
+		event_del(c->watch);
+	if (!c->bev && c->fd >= 0) {
+		/* Nothing was said yet: let the socket go now rather than when
+		 * an outstanding lookup ends. */
+		conn_drain_socket(c->fd);
+		evutil_closesocket(c->fd);
+		c->fd = -1;
+	}
 	evtimer_del(c->idle);
 	event_active(c->tick, EV_TIMEOUT, 0);
 }
@@ -465,6 +489,7 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	conn_log_failure(c, what);
 	switch (c->state) {
+	case CONN_RESOLVING: /* no bufferevent yet */
 	case CONN_HANDSHAKE:
 		conn_end(c, 0);
 		break;
@@ -491,6 +516,10 @@ static void conn_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	switch (c->state) {
+	case CONN_RESOLVING:
+		log_info(c->id, "reverse lookup of [%s] timed out", c->peer.ip);
+		conn_proceed(c);
+		break;
 	case CONN_HANDSHAKE:
 		log_info(c->id, "TLS handshake timed out");
 		conn_end(c, 0);
@@ -562,38 +591,50 @@ static struct bufferevent *conn_new_bufferevent(struct conn *c, int tls)
 	return bev;
 }
 
+/* Puts the bufferevent (plain or TLS) on the socket and starts reading.
+ * -1 when out of memory. */
+static int conn_attach(struct conn *c, int tls)
+{
+	c->bev = conn_new_bufferevent(c, tls);
+	if (!c->bev)
+		return -1;
+	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
 static struct conn *conn_open(const struct conn_params *p, evutil_socket_t fd,
                               int tls)
 {
 	struct conn *c = conn_alloc(p, fd);
-	if (c)
-		c->bev = conn_new_bufferevent(c, tls);
-	if (!c || !c->bev) {
+	if (!c || conn_attach(c, tls) < 0) {
 		log_error(NULL, "out of memory accepting a connection from %s",
 		          p->peer->ip);
 		if (c) {
 			c->ended = NULL;
+			c->fd = -1; /* closed below */
 			conn_destroy(c);
 		}
 		evutil_closesocket(fd);
 		return NULL;
 	}
-	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return c;
 }
 
-struct conn *conn_start(const struct conn_params *p, evutil_socket_t fd)
+/* The name is known or given up on: the handshake, or the session. */
+static void conn_proceed(struct conn *c)
 {
-	int implicit = p->listener->tls == CFG_TLS_IMPLICIT && p->world->tls;
-	struct conn *c = conn_open(p, fd, implicit);
-	if (!c)
-		return NULL;
-	log_info(c->id, "connection from [%s]:%d to %s (%s%s)", c->peer.ip,
-	         c->peer.port, c->listener->name,
-	         config_proto_name(c->listener->proto),
-	         implicit ? ", TLS" : "");
-	if (implicit) {
+	evtimer_del(c->tick);
+	if (c->watch) {
+		event_free(c->watch);
+		c->watch = NULL;
+	}
+	if (conn_attach(c, c->implicit_tls) < 0) {
+		log_error(c->id, "out of memory setting up the connection");
+		conn_end(c, 0);
+		return;
+	}
+	if (c->implicit_tls) {
 		c->state = CONN_HANDSHAKE;
 		struct timeval wait;
 		conn_after(&wait, CONN_HANDSHAKE_WAIT, 0);
@@ -601,6 +642,78 @@ struct conn *conn_start(const struct conn_params *p, evutil_socket_t fd)
 	} else {
 		conn_begin_session(c, NULL);
 	}
+}
+
+/* A late answer (the deadline passed) is dropped; the conn only waited
+ * for it so that this call never finds it freed. */
+static void conn_on_resolved(void *ctx, const char *name)
+{
+	struct conn *c = ctx;
+	c->lookup_out = 0;
+	if (c->state == CONN_RESOLVING) {
+		snprintf(c->peer.name, sizeof c->peer.name, "%s", name);
+		if (*name)
+			log_debug(c->id, "reverse name: %s", name);
+		conn_proceed(c);
+	} else if (c->state == CONN_CLOSING) {
+		conn_check_closed(c);
+	}
+}
+
+/* Resolving: a client that hangs up is let go at once; one that talks
+ * before the greeting is left for the session to judge (its bytes stay
+ * in the kernel), so the watch ends there. */
+static void conn_on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char byte;
+	(void)what;
+	ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		event_add(c->watch, NULL);
+		return;
+	}
+	if (n > 0)
+		return;
+	log_info(c->id, "client left during the reverse lookup");
+	conn_end(c, 0);
+}
+
+/* Starts the reverse lookup, bounded by CONN_RESOLVE_WAIT, and the watch
+ * on the socket. -1 when there is no resolver or no memory. */
+static int conn_resolve(struct conn *c, struct resolver *r)
+{
+	if (!r)
+		return -1;
+	c->watch = event_new(c->base, c->fd, EV_READ, conn_on_watch, c);
+	if (!c->watch || event_add(c->watch, NULL) < 0 ||
+	    resolve_peer(r, (struct sockaddr *)&c->peer.addr, c->id,
+	                 conn_on_resolved, c) < 0)
+		return -1; /* conn_proceed frees the watch */
+	c->lookup_out = 1;
+	struct timeval wait;
+	conn_after(&wait, CONN_RESOLVE_WAIT, 0);
+	evtimer_add(c->tick, &wait);
+	return 0;
+}
+
+struct conn *conn_start(const struct conn_params *p, evutil_socket_t fd)
+{
+	struct conn *c = conn_alloc(p, fd);
+	if (!c) {
+		log_error(NULL, "out of memory accepting a connection from %s",
+		          p->peer->ip);
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	c->implicit_tls = p->listener->tls == CFG_TLS_IMPLICIT && p->world->tls;
+	log_info(c->id, "connection from [%s]:%d to %s (%s%s)", c->peer.ip,
+	         c->peer.port, c->listener->name,
+	         config_proto_name(c->listener->proto),
+	         c->implicit_tls ? ", TLS" : "");
+	c->state = CONN_RESOLVING;
+	if (conn_resolve(c, p->resolver) < 0)
+		conn_proceed(c);
 	return c;
 }
 
@@ -623,6 +736,7 @@ void conn_shutdown(struct conn *c)
 		if (!c->session_closed)
 			smtpd_shutdown(c->session);
 		break;
+	case CONN_RESOLVING:
 	case CONN_HANDSHAKE:
 	case CONN_STARTTLS_FLUSH:
 	case CONN_STARTTLS:

@@ -1,7 +1,8 @@
 /* conn: one client connection of posthornd. It owns the bufferevent (plain,
  * implicit TLS, or a TLS filter put on top by STARTTLS), the SMTP session
- * fed from it, the session's idle timer and its outstanding jobs, and a
- * reference to the world the session started with. Loop thread only. */
+ * fed from it, the session's idle timer, its outstanding jobs and reverse
+ * DNS lookup, and a reference to the world the session started with. Loop
+ * thread only. */
 #ifndef POSTHORN_CONN_H
 #define POSTHORN_CONN_H
 
@@ -12,6 +13,7 @@
 #include "../lib/config.h"
 #include "../smtp/smtpd.h"
 #include "jobs.h"
+#include "resolve.h"
 #include "world.h"
 
 struct event_base;
@@ -22,7 +24,9 @@ struct conn_params {
 	struct jobs *jobs;
 	struct world *world;                 /* the conn takes a reference */
 	const struct cfg_listener *listener; /* inside world->cfg */
-	const struct smtpd_peer *peer;       /* copied */
+	const struct smtpd_peer *peer;       /* copied; its name is filled in */
+	struct resolver *resolver;           /* NULL: no reverse lookup; else
+	                                      * must outlive the conn */
 	/* Called once, from the loop, when the connection has been freed. */
 	void (*ended)(void *ctx);
 	void *ctx;
@@ -31,9 +35,10 @@ struct conn_params {
 /* Writes a new random session id (12 hex digits) into out. */
 void conn_make_id(char *out, size_t size);
 
-/* Serves the accepted socket fd (nonblocking): the greeting at once, or
- * after the handshake on an implicit TLS listener. NULL when out of memory
- * (fd is closed, ended is not called). */
+/* Serves the accepted socket fd (nonblocking): looks up the client's
+ * reverse name (at most a few seconds), then the greeting, or the
+ * handshake on an implicit TLS listener. NULL when out of memory (fd is
+ * closed, ended is not called). */
 struct conn *conn_start(const struct conn_params *p, evutil_socket_t fd);
 
 /* Writes reply (a complete "421 ...\r\n") to fd and closes it once that is

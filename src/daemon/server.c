@@ -17,6 +17,7 @@
 
 #include "../lib/log.h"
 #include "conn.h"
+#include "resolve.h"
 
 #define SERVER_BACKLOG 511
 #define SERVER_ACCEPT_PAUSE 1   /* seconds without accepting after EMFILE */
@@ -52,6 +53,7 @@ struct ip_count {
 struct server {
 	struct event_base *base;
 	struct jobs *jobs;
+	struct resolver *resolver;      /* NULL: clients stay nameless */
 	struct world *world;            /* counted; for new connections */
 	struct listener *listeners;
 	size_t nlisteners;
@@ -267,7 +269,7 @@ static void server_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	cl->counted = !refusal && server_ip_add(srv, peer.ip) == 0;
 	struct conn_params p = {
 		.base = srv->base, .jobs = srv->jobs, .world = l->world,
-		.listener = l->cl, .peer = &peer,
+		.listener = l->cl, .peer = &peer, .resolver = srv->resolver,
 		.ended = server_client_ended, .ctx = cl,
 	};
 	if (refusal) {
@@ -346,11 +348,27 @@ static void server_on_stop_timer(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(srv->stop_timer, &tv);
 }
 
+/* Without DNS the daemon still serves; Received just says "unknown". */
+static void server_start_resolver(struct server *srv)
+{
+	struct buf why = BUF_INIT;
+	const char *nameserver = srv->world->cfg.resolver;
+	srv->resolver = resolve_new(srv->base, nameserver, &why);
+	if (!srv->resolver)
+		log_warn(NULL, "no reverse DNS names for clients: %s",
+		         buf_cstr(&why) ? buf_cstr(&why) : "out of memory");
+	else
+		log_debug(NULL, "reverse DNS via %s", nameserver ? nameserver
+		          : "/etc/resolv.conf");
+	buf_free(&why);
+}
+
 int server_start(struct server *srv, struct event_base *base,
                  struct jobs *jobs, struct buf *err)
 {
 	srv->base = base;
 	srv->jobs = jobs;
+	server_start_resolver(srv);
 	srv->resume = evtimer_new(base, server_on_resume, srv);
 	srv->stop_timer = evtimer_new(base, server_on_stop_timer, srv);
 	if (!srv->resume || !srv->stop_timer) {
@@ -430,6 +448,11 @@ static int server_is_bound(const struct server *srv,
 	return 0;
 }
 
+static int server_same_string(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 void server_reload(struct server *srv, struct world *w)
 {
 	for (size_t i = 0; i < srv->nlisteners; i++) {
@@ -455,6 +478,10 @@ void server_reload(struct server *srv, struct world *w)
 			log_warn(NULL, "new listener %s (%s:%d): restart required",
 			         cl->name, cl->address, cl->port);
 	}
+	if (!server_same_string(srv->world->cfg.resolver, w->cfg.resolver))
+		log_warn(NULL, "resolver changed: restart required (still using "
+		         "%s)", srv->world->cfg.resolver ? srv->world->cfg.resolver
+		         : "/etc/resolv.conf");
 	world_unref(&srv->world);
 	srv->world = world_ref(w);
 }
@@ -473,6 +500,7 @@ void server_free(struct server **srvp)
 		event_free(srv->resume);
 	if (srv->stop_timer)
 		event_free(srv->stop_timer);
+	resolve_free(&srv->resolver);
 	world_unref(&srv->world);
 	free(srv->listeners);
 	free(srv->ips);

@@ -302,23 +302,40 @@ class MailServer:
     smtps_port = property(lambda self: self._ports["smtps"])
 
     # -- process -----------------------------------------------------
-    def start(self, timeout=30):
+    def start(self, timeout=30, rebase_on_conflict=None):
+        """Starts posthornd and waits until it greets. On the first start a
+        port another process took since the probe (exit with "in use" in
+        the log) moves the server to a new free port base and retries."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        logf = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(
-                [str(POSTHORND), "-c", str(self.conf), "-f"],
-                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                start_new_session=True)
-        finally:
-            logf.close()
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.kill9()
-            raise
-        return self
+        if rebase_on_conflict is None:
+            rebase_on_conflict = not self.returncodes
+        for attempt in range(3):
+            offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            logf = open(self.log_path, "ab")
+            try:
+                self.proc = subprocess.Popen(
+                    [str(POSTHORND), "-c", str(self.conf), "-f"],
+                    stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                    start_new_session=True)
+            finally:
+                logf.close()
+            try:
+                self._wait_ready(timeout)
+                return self
+            except BaseException:
+                self.kill9()
+                tail = self.log()[offset:]
+                if rebase_on_conflict and attempt < 2 and "in use" in tail:
+                    self.rebase(free_port_base())
+                    continue
+                raise
+
+    def rebase(self, base):
+        """Moves every listener to base + its standard offset."""
+        for proto in list(self._listener_sections):
+            if proto in PORT_OFFSETS:
+                self.set_config("port", base + PORT_OFFSETS[proto], "listener:" + proto)
+        self.port_base = base
 
     def _wait_ready(self, timeout):
         deadline = time.monotonic() + timeout
