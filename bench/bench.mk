@@ -2,7 +2,11 @@
 # after it has built $(BUILD)/libposthorn.a:
 #     make -f bench/bench.mk BUILD=build run
 # Benchmarks print figures; they never fail a build on a number.
-# MSGBENCH_FLAGS=--quick gives a smoke run of a few seconds.
+# MSGBENCH_FLAGS=--quick gives a smoke run of a few seconds,
+# SMTPBENCH_FLAGS=--quick one of about half a minute.
+# run-msg: message library vs GMime (msgbench, needs only the library).
+# run-smtp: posthornd vs a private Postfix, loaded by smtp-source (needs
+# $(BUILD)/posthornd and posthornctl, the Debian package postfix, root).
 
 BUILD    ?= build
 CC       ?= cc
@@ -21,14 +25,23 @@ MSGBENCH       := $(BENCHDIR)/msgbench
 MSGBENCH_OBJ   := $(BENCHDIR)/msgbench.o $(BENCHDIR)/gen.o
 MSGBENCH_FLAGS ?=
 
-.PHONY: all run run-msg lib clean
+PYTHON          ?= /usr/bin/python3
+SMTPBENCH_FLAGS ?=
+
+.PHONY: all run run-msg run-smtp lib clean
+# Two benchmarks at once would measure each other.
+.NOTPARALLEL:
 
 all: $(MSGBENCH)
 
-run: run-msg
+run: run-msg run-smtp
 
 run-msg: $(MSGBENCH)
 	$(MSGBENCH) $(MSGBENCH_FLAGS) --json $(BENCHDIR)/msg.json
+
+run-smtp:
+	@mkdir -p $(BENCHDIR)
+	$(PYTHON) bench/smtpbench.py --build $(BUILD) $(SMTPBENCH_FLAGS) --json $(BENCHDIR)/smtp.json
 
 # The library comes from the main Makefile (normally already built by
 # `make bench`); this only fills it in when bench.mk runs on its own.

@@ -15,7 +15,7 @@ for group in "$@"; do
 	build) pkgs="$pkgs gcc make pkg-config libc6-dev libevent-dev libssl-dev libcrypt-dev libmagic-dev openssl" ;;
 	test)  pkgs="$pkgs libcmocka-dev python3 python3-pytest swaks libio-socket-ssl-perl libnet-ssleay-perl" ;;
 	fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
-	bench) pkgs="$pkgs libgmime-3.0-dev pkg-config" ;;
+	bench) pkgs="$pkgs libgmime-3.0-dev pkg-config postfix python3" ;;
 	*) echo "deps.sh: unknown group '$group' (build, test, fuzz, bench)" >&2; exit 2 ;;
 	esac
 done
@@ -33,8 +33,19 @@ done
 if [ "$(id -u)" -eq 0 ]; then
 	echo "deps: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
+	case " $missing " in
+	*" postfix "*)
+		# The bench only needs smtp-source and a private instance it
+		# configures itself: no system mail setup, and no system
+		# instance left listening on port 25 afterwards.
+		echo "postfix postfix/main_mailer_type select No configuration" |
+			debconf-set-selections ;;
+	esac
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends $missing
+	case " $missing " in
+	*" postfix "*) postfix stop >/dev/null 2>&1 || true ;;
+	esac
 else
 	echo "deps: missing Debian packages:$missing"
 	echo "deps: run as root:  apt-get update && apt-get install -y$missing"
