@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <openssl/evp.h>
+
 #include "../lib/fs.h"
 
 /* Far above any real user list; a bound so a wrong path cannot eat memory. */
@@ -348,6 +350,35 @@ int users_verify(const struct user *u, const char *password)
 	int ok = hash && out && out[0] == '$' && equal_const_time(out, hash);
 	explicit_bzero(cd, sizeof *cd);
 	free(cd);
+	return ok;
+}
+
+int users_verify_apop(const struct user *u, const char *timestamp,
+                      const char *digest)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (!u || !u->apop_secret || !timestamp || !digest || strlen(digest) != 32)
+		return 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
+	         EVP_DigestUpdate(ctx, timestamp, strlen(timestamp)) == 1 &&
+	         EVP_DigestUpdate(ctx, u->apop_secret, strlen(u->apop_secret)) == 1 &&
+	         EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 16;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return 0;
+	char want[33], got[33];
+	for (unsigned i = 0; i < 16; i++) {
+		want[2 * i] = hex[md[i] >> 4];
+		want[2 * i + 1] = hex[md[i] & 15];
+	}
+	want[32] = '\0';
+	for (unsigned i = 0; i <= 32; i++)
+		got[i] = (char)tolower((unsigned char)digest[i]);
+	ok = equal_const_time(want, got);
+	explicit_bzero(want, sizeof want);
 	return ok;
 }
 

@@ -43,6 +43,13 @@ int users_name_valid(const char *name);
  * NULL u, unusable or locked hash "!..."/"*..."). */
 int users_verify(const struct user *u, const char *password);
 
+/* POP3 APOP (RFC 1939 7): true when digest is the 32 hex digits (either
+ * case) of MD5(timestamp + u's APOP secret), compared in constant time.
+ * 0 for NULL u, a user without an APOP secret, or a malformed digest. MD5
+ * of a shared secret is weak; the man pages say so. */
+int users_verify_apop(const struct user *u, const char *timestamp,
+                      const char *digest);
+
 /* Appends a new yescrypt hash of password (crypt_gensalt_rn("$y$") with
  * salt from getrandom, then crypt_r) to out. 0 or -1. */
 int users_hash_password(const char *password, struct buf *out);

@@ -355,6 +355,24 @@ static void test_changes_refuse_broken_file(void **state)
 	buf_free(&err);
 }
 
+/* RFC 1939 7's example, and what must not pass. */
+static void test_apop_digest(void **state)
+{
+	(void)state;
+	struct user u = {.name = "mrose", .apop_secret = "tanstaaf"};
+	const char *ts = "<1896.697170952@dbc.mtview.ca.us>";
+	assert_true(users_verify_apop(&u, ts, "c4c9334bac560ecc979e58001b3e22fb"));
+	assert_true(users_verify_apop(&u, ts, "C4C9334BAC560ECC979E58001B3E22FB"));
+	assert_false(users_verify_apop(&u, ts, "c4c9334bac560ecc979e58001b3e22fc"));
+	assert_false(users_verify_apop(&u, ts, "c4c9334bac560ecc979e58001b3e22f"));
+	assert_false(users_verify_apop(&u, ts, "c4c9334bac560ecc979e58001b3e22fbb"));
+	assert_false(users_verify_apop(&u, "<1896.697170953@dbc.mtview.ca.us>",
+	                               "c4c9334bac560ecc979e58001b3e22fb"));
+	u.apop_secret = NULL;
+	assert_false(users_verify_apop(&u, ts, "c4c9334bac560ecc979e58001b3e22fb"));
+	assert_false(users_verify_apop(NULL, ts, "c4c9334bac560ecc979e58001b3e22fb"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -366,6 +384,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apop_file_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_verify_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apop_set_clear, setup, teardown),
+		cmocka_unit_test(test_apop_digest),
 		cmocka_unit_test_setup_teardown(test_changes_refuse_broken_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
