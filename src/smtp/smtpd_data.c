@@ -293,12 +293,13 @@ static void data_deliver_run(void *arg)
 	const struct smtpd_tx *tx = j->tx;
 	const char *src = spool_path(tx->spool);
 	size_t size = spool_size(tx->spool);
+	unsigned long long vsize = spool_crlf_size(tx->spool);
 	struct buf path = BUF_INIT;
 	for (size_t i = 0; i < tx->users.count && !j->failed; i++) {
 		buf_reset(&path);
 		if (maildir_user_path(j->cfg->data_dir, tx->users.items[i], &path) < 0 ||
-		    maildir_deliver(buf_cstr(&path), src, size, j->cfg->hostname, NULL,
-		                    &j->why) < 0) {
+		    maildir_deliver(buf_cstr(&path), src, size, vsize,
+		                    j->cfg->hostname, NULL, &j->why) < 0) {
 			j->failed = 1;
 			j->err = errno;
 			buf_printf(&j->why, " (user %s)", tx->users.items[i]);

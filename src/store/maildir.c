@@ -22,7 +22,8 @@
 #define MAILDIR_NAME_TRIES 5
 #define MAILDIR_USER_MAX 64
 /* Bytes of the (escaped) host part of a name, leaving room in NAME_MAX
- * (255) for "SECONDS.R<16 hex>." and ",S=SIZE". */
+ * (255) for "SECONDS.R<16 hex>.", ",S=SIZE,W=VSIZE" (20 digits each at
+ * most) and the ":2,FLAGS" a reader adds. */
 #define MAILDIR_HOST_MAX 128
 
 /* Appends "maildir: what path: strerror" to err (when given); errno kept. */
@@ -187,14 +188,17 @@ static int maildir_put_host(struct buf *out, const char *host)
 	return 0;
 }
 
-/* "SECONDS.R<16 hex>.HOST,S=SIZE" into name (replacing its contents). */
-static int maildir_make_name(struct buf *name, const char *host, size_t size)
+/* "SECONDS.R<16 hex>.HOST,S=SIZE,W=VSIZE" into name (replacing its
+ * contents). */
+static int maildir_make_name(struct buf *name, const char *host, size_t size,
+                             unsigned long long vsize)
 {
 	buf_reset(name);
 	if (buf_printf(name, "%lld.R%016llx.", (long long)time(NULL),
 	               (unsigned long long)maildir_random()) < 0 ||
 	    maildir_put_host(name, host) < 0 ||
-	    buf_printf(name, ",S=%zu", size) < 0 || !buf_cstr(name)) {
+	    buf_printf(name, ",S=%zu,W=%llu", size, vsize) < 0 ||
+	    !buf_cstr(name)) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -248,6 +252,7 @@ struct maildir_delivery {
 	const char *src;
 	const char *host;
 	size_t size;
+	unsigned long long vsize;
 	int created;       /* maildir_create ran already */
 	struct buf name;   /* the unique name */
 	struct buf tmp;    /* MAILDIR/tmp/NAME */
@@ -272,7 +277,7 @@ static int maildir_set_path(struct buf *out, const char *maildir,
  * nothing behind, so "-1" always means "not delivered". */
 static int maildir_try(struct maildir_delivery *d, struct buf *err)
 {
-	if (maildir_make_name(&d->name, d->host, d->size) < 0 ||
+	if (maildir_make_name(&d->name, d->host, d->size, d->vsize) < 0 ||
 	    maildir_set_path(&d->tmp, d->maildir, "tmp", d->name.data) < 0 ||
 	    maildir_set_path(&d->new, d->maildir, "new", d->name.data) < 0) {
 		maildir_reason(err, "cannot name a file in", d->maildir);
@@ -331,9 +336,19 @@ static void maildir_delivery_free(struct maildir_delivery *d)
 }
 
 /* Checks src is what the caller says: S= in the name must be its true
- * size, since readers (quota, POP3 LIST) trust it without a stat. */
-static int maildir_check_src(const char *src, size_t size, struct buf *err)
+ * size, since readers (quota, POP3 LIST) trust it without a stat. W= is
+ * only checked for being possible: converting line ends to CRLF never
+ * shrinks a message, and counting it again would cost a read. */
+static int maildir_check_src(const char *src, size_t size,
+                             unsigned long long vsize, struct buf *err)
 {
+	if (vsize < size) {
+		errno = EINVAL;
+		if (err)
+			buf_printf(err, "maildir: RFC 1939 size %llu of %s is less "
+			           "than its %zu bytes", vsize, src, size);
+		return -1;
+	}
 	struct stat st;
 	if (stat(src, &st) < 0) {
 		maildir_reason(err, "cannot read spool file", src);
@@ -350,8 +365,8 @@ static int maildir_check_src(const char *src, size_t size, struct buf *err)
 }
 
 int maildir_deliver(const char *maildir, const char *src, size_t size,
-                    const char *hostname, struct buf *name_out,
-                    struct buf *err)
+                    unsigned long long vsize, const char *hostname,
+                    struct buf *name_out, struct buf *err)
 {
 	if (!maildir || !*maildir || !src) {
 		errno = EINVAL;
@@ -359,11 +374,11 @@ int maildir_deliver(const char *maildir, const char *src, size_t size,
 			buf_puts(err, "maildir: no mailbox or spool file given");
 		return -1;
 	}
-	if (maildir_check_src(src, size, err) < 0)
+	if (maildir_check_src(src, size, vsize, err) < 0)
 		return -1;
 	char own[256] = "";
 	struct maildir_delivery d = {
-		.maildir = maildir, .src = src, .size = size,
+		.maildir = maildir, .src = src, .size = size, .vsize = vsize,
 		.host = maildir_host(hostname, own, sizeof own),
 	};
 	int r = maildir_set_path(&d.newdir, maildir, "new", NULL);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../lib/fs.h"
+#include "../msg/dotstuff.h"
 
 #define SPOOL_BUFFER_SIZE 65536
 #define SPOOL_ID_MAX 128
@@ -21,6 +22,7 @@ struct spool {
 	int finished;    /* spool_finish succeeded: no more writes */
 	size_t size;     /* bytes accepted, written or still buffered */
 	size_t pending;  /* bytes in buffer not written yet */
+	struct msg_crlf_size crlf; /* RFC 1939 size of the bytes accepted */
 	char *path;      /* owned */
 	char buffer[SPOOL_BUFFER_SIZE];
 };
@@ -115,6 +117,7 @@ struct spool *spool_open(const char *data_dir, const char *id,
 	sp->finished = 0;
 	sp->size = 0;
 	sp->pending = 0;
+	msg_crlf_size_init(&sp->crlf);
 	return sp;
 }
 
@@ -151,6 +154,7 @@ int spool_write(struct spool *sp, const void *data, size_t len)
 		return -1;
 	}
 	sp->size += len;
+	msg_crlf_size_feed(&sp->crlf, data, len);
 	if (len <= SPOOL_BUFFER_SIZE - sp->pending) {
 		memcpy(sp->buffer + sp->pending, data, len);
 		sp->pending += len;
@@ -190,6 +194,16 @@ int spool_finish(struct spool *sp)
 size_t spool_size(const struct spool *sp)
 {
 	return sp ? sp->size : 0;
+}
+
+unsigned long long spool_crlf_size(const struct spool *sp)
+{
+	if (!sp)
+		return 0;
+	/* end only adds the missing final CRLF: work on a copy so more
+	 * writes may follow and the answer does not change when asked twice. */
+	struct msg_crlf_size cs = sp->crlf;
+	return msg_crlf_size_end(&cs);
 }
 
 const char *spool_path(const struct spool *sp)

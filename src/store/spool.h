@@ -25,6 +25,11 @@ int spool_write(struct spool *sp, const void *data, size_t len);
 int spool_finish(struct spool *sp);
 
 size_t spool_size(const struct spool *sp);
+
+/* The size of what was written as RFC 1939 counts it (every line end a
+ * CRLF, a CRLF after a last line without one; see msg/dotstuff.h), so the
+ * Maildir name can carry it and POP3 never has to read the file. */
+unsigned long long spool_crlf_size(const struct spool *sp);
 const char *spool_path(const struct spool *sp);  /* lives as sp */
 
 /* Removes the spool file and frees sp; *sp becomes NULL. Used both after a

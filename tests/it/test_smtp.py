@@ -1095,11 +1095,11 @@ def test_commands_pipelined_after_end_of_data(mailserver_module):
                    for_rcpt=CAROL)
 
 
-MAILDIR_NAME = re.compile(r"^(\d+)\.R([0-9a-f]+)\.([^/,:]+),S=(\d+)$")
+MAILDIR_NAME = re.compile(r"^(\d+)\.R([0-9a-f]+)\.([^/,:]+),S=(\d+),W=(\d+)$")
 
 
 def test_maildir_file_names(mailserver_module):
-    # maildir.h: SECONDS.R<random hex>.HOST,S=SIZE; S= is what Dovecot and
+    # maildir.h: SECONDS.R<random hex>.HOST,S=SIZE,W=VSIZE; S= is what Dovecot and
     # others trust for the size without reading the file
     srv = mailserver_module
     c = connect(srv)
@@ -1112,6 +1112,10 @@ def test_maildir_file_names(mailserver_module):
             m = MAILDIR_NAME.match(p.name)
             assert m, f"bad Maildir name {p.name!r}"
             assert int(m.group(4)) == p.stat().st_size, f"S= of {p.name} is not the size {p.stat().st_size}"
+            # W= is the RFC 1939 size (CRLF line ends), what POP3 LIST says.
+            raw = p.read_bytes()
+            crlf = len(raw) + raw.count(b"\n") - raw.count(b"\r\n") + (2 if raw and not raw.endswith(b"\n") else 0)
+            assert int(m.group(5)) == crlf, f"W= of {p.name} is not {crlf}"
             assert abs(int(m.group(1)) - now) < 3600, p.name
             assert "/" not in m.group(3)
             names.add(p.name)

@@ -186,9 +186,9 @@ static void test_user_path(void **state)
 	buf_free(&out);
 }
 
-/* "SECONDS.R<16 hex>.HOST,S=SIZE": checks every part. */
+/* "SECONDS.R<16 hex>.HOST,S=SIZE,W=VSIZE": checks every part. */
 static void assert_name_format(const char *name, const char *host,
-                               size_t size)
+                               size_t size, unsigned long long vsize)
 {
 	char *end;
 	time_t now = time(NULL);
@@ -201,7 +201,7 @@ static void assert_name_format(const char *name, const char *host,
 		assert_non_null(strchr("0123456789abcdef", end[i]));
 	assert_int_equal(end[16], '.');
 	char tail[512];
-	snprintf(tail, sizeof tail, "%s,S=%zu", host, size);
+	snprintf(tail, sizeof tail, "%s,S=%zu,W=%llu", host, size, vsize);
 	assert_string_equal(end + 17, tail);
 }
 
@@ -214,12 +214,15 @@ static void test_deliver_links_into_fresh_maildir(void **state)
 	           got = BUF_INIT, entry = BUF_INIT;
 	path_of(&md, dir, "mail/alice");
 	buf_puts(&name, "prefix:");
+	assert_int_equal(spool_crlf_size(sp), sizeof text - 1);
 	assert_int_equal(maildir_deliver(md.data, spool_path(sp), spool_size(sp),
-	                                 "mx.example.org", &name, &err), 0);
+	                                 spool_crlf_size(sp), "mx.example.org",
+	                                 &name, &err), 0);
 	assert_int_equal(err.len, 0);
 	assert_memory_equal(name.data, "prefix:", 7);
 	const char *base = buf_cstr(&name) + 7;
-	assert_name_format(base, "mx.example.org", sizeof text - 1);
+	assert_name_format(base, "mx.example.org", sizeof text - 1,
+	                   sizeof text - 1);
 
 	assert_int_equal(count_entries(path_of(&p, md.data, "new"), &entry), 1);
 	assert_string_equal(buf_cstr(&entry), base);
@@ -254,8 +257,8 @@ static void test_deliver_many_gets_distinct_names(void **state)
 	assert_int_equal(maildir_create(md.data), 0);
 	for (int i = 0; i < 50; i++) {
 		buf_reset(&name);
-		assert_int_equal(maildir_deliver(md.data, spool_path(sp), 3, "h",
-		                                 &name, NULL), 0);
+		assert_int_equal(maildir_deliver(md.data, spool_path(sp), 3, 3,
+		                                 "h", &name, NULL), 0);
 		if (i == 0)
 			buf_puts(&first, buf_cstr(&name));
 		else
@@ -273,10 +276,10 @@ static void test_host_is_sanitised(void **state)
 	struct spool *sp = finished_spool(dir, "h", "", 0);
 	struct buf md = BUF_INIT, name = BUF_INIT;
 	path_of(&md, dir, "mail/h");
-	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 0,
+	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 0, 0,
 	                                 "a/b:c,d\\e f\x01\xc3", &name, NULL), 0);
 	assert_name_format(buf_cstr(&name),
-	                   "a\\057b\\072c\\054d\\134e\\040f\\001\\303", 0);
+	                   "a\\057b\\072c\\054d\\134e\\040f\\001\\303", 0, 0);
 
 	/* A host name too long for NAME_MAX is cut, never split in an escape. */
 	char long_host[301];
@@ -284,16 +287,16 @@ static void test_host_is_sanitised(void **state)
 	long_host[300] = '\0';
 	long_host[126] = '/';
 	buf_reset(&name);
-	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 0, long_host,
-	                                 &name, NULL), 0);
+	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 0, 0,
+	                                 long_host, &name, NULL), 0);
 	char want[129];
 	memset(want, 'h', 126);
 	want[126] = '\0'; /* "\057" would pass 128 bytes */
-	assert_name_format(buf_cstr(&name), want, 0);
+	assert_name_format(buf_cstr(&name), want, 0, 0);
 
 	/* No hostname: this machine's name, never an empty host part. */
 	buf_reset(&name);
-	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 0, NULL,
+	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 0, 0, NULL,
 	                                 &name, NULL), 0);
 	const char *host = strchr(strchr(buf_cstr(&name), '.') + 1, '.') + 1;
 	assert_true(host[0] != ',');
@@ -312,8 +315,8 @@ static void test_deliver_completes_half_made_maildir(void **state)
 	path_of(&md, dir, "half");
 	assert_int_equal(mkdir(md.data, 0700), 0);
 	assert_int_equal(mkdir(path_of(&p, md.data, "tmp"), 0700), 0);
-	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 3, "h", NULL,
-	                                 NULL), 0);
+	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 3, 5, "h",
+	                                 NULL, NULL), 0);
 	assert_int_equal(count_entries(path_of(&p, md.data, "new"), NULL), 1);
 	assert_int_equal(count_entries(path_of(&p, md.data, "tmp"), NULL), 0);
 	assert_is_dir(path_of(&p, md.data, "cur"), 0700);
@@ -330,8 +333,8 @@ static void test_deliver_errors_leave_nothing(void **state)
 	/* The Maildir path is a regular file. */
 	path_of(&md, dir, "notadir");
 	assert_int_equal(fs_write_atomic(md.data, "x", 1, 0600), 0);
-	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 5, "h", &name,
-	                                 &err), -1);
+	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 5, 7, "h",
+	                                 &name, &err), -1);
 	assert_int_equal(errno, ENOTDIR);
 	assert_non_null(strstr(buf_cstr(&err), "notadir"));
 	assert_int_equal(name.len, 0);
@@ -339,8 +342,8 @@ static void test_deliver_errors_leave_nothing(void **state)
 	/* S= must be the true size. */
 	path_of(&md, dir, "good");
 	buf_reset(&err);
-	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 4, "h", NULL,
-	                                 &err), -1);
+	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 4, 7, "h",
+	                                 NULL, &err), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(buf_cstr(&err), "expected 4"));
 	assert_int_equal(count_entries(path_of(&p, md.data, "new"), NULL), -1);
@@ -348,12 +351,12 @@ static void test_deliver_errors_leave_nothing(void **state)
 	/* The spool file is gone. */
 	buf_reset(&err);
 	assert_int_equal(maildir_deliver(md.data, path_of(&p, dir, "nope"), 5,
-	                                 "h", NULL, &err), -1);
+	                                 7, "h", NULL, &err), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_true(err.len > 0);
 
 	/* A directory is not a message. */
-	assert_int_equal(maildir_deliver(md.data, dir, 5, "h", NULL, NULL), -1);
+	assert_int_equal(maildir_deliver(md.data, dir, 5, 7, "h", NULL, NULL), -1);
 	assert_int_equal(errno, EINVAL);
 
 	/* new/ is a file: the link into tmp/ is undone. */
@@ -361,19 +364,56 @@ static void test_deliver_errors_leave_nothing(void **state)
 	assert_int_equal(rmdir(path_of(&p, md.data, "new")), 0);
 	assert_int_equal(fs_write_atomic(p.data, "x", 1, 0600), 0);
 	buf_reset(&err);
-	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 5, "h", NULL,
-	                                 &err), -1);
+	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 5, 7, "h",
+	                                 NULL, &err), -1);
 	assert_int_equal(errno, ENOTDIR);
 	assert_int_equal(count_entries(path_of(&p, md.data, "tmp"), NULL), 0);
 
-	assert_int_equal(maildir_deliver(NULL, spool_path(sp), 5, "h", NULL,
+	assert_int_equal(maildir_deliver(NULL, spool_path(sp), 5, 7, "h", NULL,
 	                                 NULL), -1);
 	assert_int_equal(errno, EINVAL);
-	assert_int_equal(maildir_deliver("", spool_path(sp), 5, "h", NULL,
+	assert_int_equal(maildir_deliver("", spool_path(sp), 5, 7, "h", NULL,
 	                                 NULL), -1);
-	assert_int_equal(maildir_deliver(md.data, NULL, 5, "h", NULL, NULL), -1);
+	assert_int_equal(maildir_deliver(md.data, NULL, 5, 7, "h", NULL, NULL),
+	                 -1);
 	spool_discard(&sp);
 	buf_free(&md); buf_free(&err); buf_free(&p); buf_free(&name);
+}
+
+/* W= is the RFC 1939 size, counted by the spool as the message streams in
+ * (pieces split between CR and LF on purpose): bare LFs become CRLF and an
+ * open last line gets one. */
+static void test_deliver_records_crlf_size(void **state)
+{
+	const char *dir = *state;
+	struct spool *sp = spool_open(dir, "lf", NULL);
+	assert_non_null(sp);
+	const char *pieces[] = {"a\nb\r", "\n\nla", "st"};
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(spool_write(sp, pieces[i], strlen(pieces[i])), 0);
+	assert_int_equal(spool_finish(sp), 0);
+	/* "a\r\n" "b\r\n" "\r\n" "last\r\n" */
+	assert_int_equal(spool_size(sp), 10);
+	assert_int_equal(spool_crlf_size(sp), 14);
+	assert_int_equal(spool_crlf_size(sp), 14); /* asking twice is fine */
+	struct buf md = BUF_INIT, name = BUF_INIT, err = BUF_INIT;
+	path_of(&md, dir, "mail/lf");
+	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 10,
+	                                 spool_crlf_size(sp), "h", &name, &err),
+	                 0);
+	assert_name_format(buf_cstr(&name), "h", 10, 14);
+	assert_non_null(strstr(name.data, ",S=10,W=14"));
+
+	/* No CRLF conversion shrinks a message: W= below S= is a bug. */
+	buf_reset(&name);
+	assert_int_equal(maildir_deliver(md.data, spool_path(sp), 10, 9, "h",
+	                                 &name, &err), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(name.len, 0);
+	assert_non_null(strstr(buf_cstr(&err), "less than"));
+	assert_int_equal(spool_crlf_size(NULL), 0);
+	spool_discard(&sp);
+	buf_free(&md); buf_free(&name); buf_free(&err);
 }
 
 /* Spool on another file system: link(2) fails with EXDEV and the message
@@ -397,9 +437,15 @@ static void test_deliver_copies_across_file_systems(void **state)
 	struct spool *sp = finished_spool(shmdir, "far", text, len);
 	struct buf md = BUF_INIT, name = BUF_INIT, p = BUF_INIT, got = BUF_INIT;
 	path_of(&md, dir, "mail/carol");
-	assert_int_equal(maildir_deliver(md.data, spool_path(sp), len, "h",
-	                                 &name, NULL), 0);
-	assert_name_format(buf_cstr(&name), "h", len);
+	assert_int_equal(maildir_deliver(md.data, spool_path(sp), len,
+	                                 spool_crlf_size(sp), "h", &name, NULL),
+	                 0);
+	/* Bytes i % 251: every 10 is a bare LF (one more octet each), no 13
+	 * is followed by 10, and the last line is open (a CRLF added). */
+	unsigned long long vsize = len + 2;
+	for (size_t i = 0; i < len; i++)
+		vsize += text[i] == '\n';
+	assert_name_format(buf_cstr(&name), "h", len, vsize);
 	buf_reset(&p);
 	buf_printf(&p, "%s/new/%s", md.data, name.data);
 	assert_int_equal(fs_read_file(buf_cstr(&p), 1 << 20, &got), 0);
@@ -442,8 +488,8 @@ static int bench(int n)
 			return 1;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (maildir_deliver(md.data, spool_path(sp), sizeof text, "bench",
-		                    NULL, &err) < 0) {
+		if (maildir_deliver(md.data, spool_path(sp), sizeof text,
+		                    spool_crlf_size(sp), "bench", NULL, &err) < 0) {
 			fprintf(stderr, "%s\n", buf_cstr(&err));
 			return 1;
 		}
@@ -476,6 +522,7 @@ int main(void)
 		T(test_host_is_sanitised),
 		T(test_deliver_completes_half_made_maildir),
 		T(test_deliver_errors_leave_nothing),
+		T(test_deliver_records_crlf_size),
 		T(test_deliver_copies_across_file_systems),
 #undef T
 	};
