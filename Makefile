@@ -22,7 +22,7 @@ SANBUILD := $(BUILD)/san
 
 # Everything but the programs' own files goes into one archive; each program
 # links only what it uses from it.
-LIB_SRC    := $(sort $(foreach d,lib msg auth store smtp,$(wildcard src/$(d)/*.c)))
+LIB_SRC    := $(sort $(foreach d,lib msg auth store smtp pop3,$(wildcard src/$(d)/*.c)))
 CLIENT_SRC := $(sort $(wildcard src/client/*.c))
 DAEMON_SRC := $(sort $(wildcard src/daemon/*.c))
 CTL_SRC    := $(sort $(wildcard src/ctl/*.c))

@@ -41,14 +41,16 @@ fi
 
 "$daemon" -c "$conf" --check >/dev/null
 
-# The SMTP listeners as written in the config: "protocol port" pairs.
+# The served listeners as written in the config: "protocol port" pairs.
 ports=$(awk '/^\[/{proto=""; port=""}
              /^protocol *=/{proto=$3} /^port *=/{port=$3}
-             proto ~ /^(smtp|submission|smtps)$/ && port != "" {
+             proto ~ /^(smtp|submission|smtps|pop3|pop3s)$/ && port != "" {
                  printf "    %-11s 127.0.0.1:%s\n", proto, port; proto=""}' "$conf")
 port_of() { echo "$ports" | awk -v p="$1" '$1 == p {sub(/.*:/, "", $2); print $2}'; }
 smtp=$(port_of smtp)
 submission=$(port_of submission)
+pop3=$(port_of pop3)
+pop3s=$(port_of pop3s)
 data_dir=$(awk -F' *= *' '/^data_dir *=/{print $2}' "$conf")
 case "$data_dir" in /*) ;; *) data_dir="$dir/$data_dir" ;; esac
 
@@ -56,7 +58,7 @@ cat <<MSG
 
 posthornd demo: $conf
   user demo@example.test, password: $password   (kept in $pwfile)
-  SMTP listeners (POP3 and IMAP come with later issues):
+  listeners (IMAP comes with a later issue):
 $ports
 
 Send it mail from another terminal:
@@ -65,7 +67,13 @@ Send it mail from another terminal:
         --auth-user demo --auth-password '$password' \\
         --from demo@example.test --to postmaster@example.test --header 'Subject: hello from swaks'
 
-Read what arrived:
+Fetch it over POP3 (STLS on $pop3, implicit TLS on $pop3s):
+  python3 -c 'import poplib, ssl; p = poplib.POP3("127.0.0.1", $pop3); p.stls(ssl._create_unverified_context()); p.user("demo"); p.pass_("$password"); print(p.stat()); [print(l.decode()) for l in p.retr(1)[1]]; p.quit()'
+  mpop --host=127.0.0.1 --port=$pop3s --tls=on --tls-starttls=off \\
+       --tls-trust-file=$dir/tls/cert.pem --auth=user --user=demo --keep=on --only-new=off \\
+       --delivery=maildir,/tmp/demo-maildir --passwordeval='cat $pwfile'   # (mkdir -p /tmp/demo-maildir/{new,cur,tmp} first)
+
+Or read what arrived straight from the Maildir:
   ls $data_dir/mail/demo/new/
   $build/posthorn show "\$(ls -t $data_dir/mail/demo/new/* | head -1)"
 

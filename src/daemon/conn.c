@@ -1,7 +1,7 @@
-/* conn: the glue between a socket and an smtpd session (see conn.h).
+/* conn: the glue between a socket and a protocol session (see conn.h).
  *
  * Ending is always deferred to the conn's tick event, so a callback from
- * inside smtpd_input (close, start_tls) never frees what the session is
+ * inside the session's input (close, start_tls) never frees what the session is
  * still using; the same event bounds the reverse lookup, handshakes and the
  * final flush. While the client's name is looked up there is no
  * bufferevent yet: whatever the client sends early waits in the kernel. */
@@ -51,12 +51,14 @@ struct conn {
 	struct bufferevent *bev;       /* top of the stack: TLS or the socket;
 	                                * NULL while resolving */
 	evutil_socket_t fd;
-	struct smtpd_session *session; /* NULL before an implicit handshake */
-	struct smtpd_io io;            /* smtpd keeps a pointer to it */
+	void *session;                 /* NULL before an implicit handshake */
+	const struct proto_ops *ops;   /* the session's protocol */
+	struct throttle *throttle;
+	struct session_io io;          /* the session keeps a pointer to it */
 	struct event *idle;            /* the session's idle timer */
 	struct event *tick;            /* deferred ending, deadlines, polling */
 	struct event *watch;           /* resolving: did the client leave? */
-	struct smtpd_peer peer;
+	struct session_peer peer;
 	char id[16];
 	enum conn_state state;
 	struct timeval deadline;       /* end of a flush or a STARTTLS wait */
@@ -65,7 +67,7 @@ struct conn {
 	int implicit_tls;              /* handshake once the name is known */
 	int reading_paused;
 	int session_closed;            /* io->close was called */
-	int eof_told;                  /* smtpd_eof was called */
+	int eof_told;                  /* the session's eof was called */
 	void (*ended)(void *ctx);
 	void *ctx;
 };
@@ -142,7 +144,7 @@ static size_t conn_output_len(const struct conn *c, size_t *below)
 static int conn_busy(const struct conn *c)
 {
 	return c->jobs_out > 0 || c->lookup_out ||
-	       (c->session && smtpd_busy(c->session));
+	       (c->session && c->ops->busy(c->session));
 }
 
 /* Reads the socket's unread bytes so close() sends FIN, not a reset that
@@ -162,7 +164,7 @@ static void conn_destroy(struct conn *c)
 	if (c->watch)
 		event_free(c->watch);
 	if (c->session)
-		smtpd_free(&c->session);
+		c->ops->destroy(&c->session);
 	if (c->fd >= 0)
 		conn_drain_socket(c->fd);
 	if (c->bev)
@@ -208,7 +210,7 @@ static void conn_check_closed(struct conn *c)
 		return; /* the job's completion checks again */
 	if (c->session && !c->session_closed && !c->eof_told) {
 		c->eof_told = 1;
-		smtpd_eof(c->session);
+		c->ops->eof(c->session);
 	}
 	size_t below = 0;
 	size_t top = c->bev ? conn_output_len(c, &below) : 0;
@@ -230,7 +232,7 @@ static void conn_update_reading(struct conn *c)
 	if (c->state != CONN_SESSION)
 		return;
 	size_t below = 0;
-	int pause = smtpd_buffered(c->session) > CONN_READ_PAUSE ||
+	int pause = c->ops->buffered(c->session) > CONN_READ_PAUSE ||
 	            conn_output_len(c, &below) + below > CONN_READ_PAUSE;
 	if (pause && !c->reading_paused)
 		bufferevent_disable(c->bev, EV_READ);
@@ -239,7 +241,7 @@ static void conn_update_reading(struct conn *c)
 	c->reading_paused = pause;
 }
 
-/* ---- smtpd_io callbacks ---- */
+/* ---- session_io callbacks ---- */
 
 static void conn_io_write(void *ctx, const void *data, size_t len)
 {
@@ -248,6 +250,16 @@ static void conn_io_write(void *ctx, const void *data, size_t len)
 		log_error(c->id, "out of memory queueing a reply; closing");
 		conn_end(c, 0);
 	}
+}
+
+/* Only what the session wrote and the transport has not taken yet: below
+ * a STARTTLS filter the socket's buffer is bounded by its write watermark
+ * (conn_install_tls), and the write callback that calls drained comes
+ * from this top buffer. */
+static size_t conn_io_pending(void *ctx)
+{
+	struct conn *c = ctx;
+	return c->bev ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
 }
 
 static void conn_io_close(void *ctx)
@@ -338,39 +350,38 @@ static void conn_on_idle(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->state == CONN_SESSION && c->session)
-		smtpd_timeout(c->session);
+		c->ops->timeout(c->session);
 }
 
 /* ---- the session ---- */
 
 static void conn_begin_session(struct conn *c, const char *tls_info)
 {
-	c->io = (struct smtpd_io){
+	c->io = (struct session_io){
 		.ctx = c,
 		.write = conn_io_write,
 		.start_tls = c->world->tls && !tls_info ? conn_io_start_tls : NULL,
 		.close = conn_io_close,
 		.run_job = conn_io_run_job,
 		.set_timeout = conn_io_set_timeout,
+		.pending = conn_io_pending,
 	};
-	struct smtpd_params sp = {
-		.cfg = &c->world->cfg,
+	struct proto_start ps = {
+		.world = c->world,
 		.listener = c->listener,
-		.users = &c->world->users,
-		.aliases = &c->world->aliases,
 		.peer = c->peer,
-		.tls_active = tls_info != NULL,
 		.tls_info = tls_info,
 		.session_id = c->id,
+		.throttle = c->throttle,
 	};
 	c->state = CONN_SESSION;
-	c->session = smtpd_new(&sp, &c->io);
+	c->session = c->ops->create(&ps, &c->io);
 	if (!c->session) {
 		log_error(c->id, "out of memory starting a session");
 		conn_end(c, 0);
 		return;
 	}
-	smtpd_start(c->session);
+	c->ops->start(c->session);
 }
 
 static const char *conn_tls_info(struct conn *c, char *out, size_t size)
@@ -395,10 +406,13 @@ static void conn_install_tls(struct conn *c)
 		if (ssl)
 			SSL_free(ssl);
 		log_error(c->id, "cannot start TLS: out of memory");
-		smtpd_tls_done(c->session, 0, NULL);
+		c->ops->tls_done(c->session, 0, NULL);
 		conn_end(c, 0);
 		return;
 	}
+	/* The filter encrypts only while the socket holds less than this, so
+	 * a streaming reply waits in the top buffer where pending() sees it. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, SESSION_OUTPUT_HIGH);
 	c->bev = tls;
 	c->state = CONN_STARTTLS;
 	bufferevent_setcb(tls, conn_on_read, conn_on_write, conn_on_event, c);
@@ -421,7 +435,7 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 		int n = evbuffer_remove(in, chunk, sizeof chunk);
 		if (n <= 0)
 			break;
-		if (smtpd_input(c->session, chunk, (size_t)n) < 0)
+		if (c->ops->input(c->session, chunk, (size_t)n) < 0)
 			break;
 	}
 	if (c->state != CONN_SESSION)
@@ -433,16 +447,21 @@ static void conn_on_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 	(void)bev;
-	if (c->state == CONN_STARTTLS_FLUSH)
+	if (c->state == CONN_STARTTLS_FLUSH) {
 		conn_install_tls(c);
-	else if (c->state == CONN_CLOSING)
+	} else if (c->state == CONN_CLOSING) {
 		conn_check_closed(c);
-	else
-		conn_update_reading(c);
+	} else {
+		if (c->state == CONN_SESSION && c->session && c->ops->drained &&
+		    !c->session_closed)
+			c->ops->drained(c->session);
+		if (c->state == CONN_SESSION)
+			conn_update_reading(c);
+	}
 }
 
 /* Handshake failures are worth an info line; a client that just went away
- * is the session's to report (smtpd_eof), so that is debug only. */
+ * is the session's to report (its eof), so that is debug only. */
 static void conn_log_failure(struct conn *c, short what)
 {
 	unsigned long ssl_error = bufferevent_get_openssl_error(c->bev);
@@ -472,7 +491,7 @@ static void conn_on_connected(struct conn *c)
 	} else if (c->state == CONN_STARTTLS) {
 		c->state = CONN_SESSION;
 		c->reading_paused = 0;
-		smtpd_tls_done(c->session, 1, tls);
+		c->ops->tls_done(c->session, 1, tls);
 		conn_update_reading(c);
 	}
 }
@@ -495,7 +514,7 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 		break;
 	case CONN_STARTTLS_FLUSH:
 	case CONN_STARTTLS:
-		smtpd_tls_done(c->session, 0, NULL);
+		c->ops->tls_done(c->session, 0, NULL);
 		conn_end(c, 0);
 		break;
 	case CONN_SESSION:
@@ -536,7 +555,7 @@ static void conn_on_tick(evutil_socket_t fd, short what, void *arg)
 		/* fall through - the client never read the 220 */
 	case CONN_STARTTLS:
 		log_info(c->id, "TLS handshake timed out");
-		smtpd_tls_done(c->session, 0, NULL);
+		c->ops->tls_done(c->session, 0, NULL);
 		conn_end(c, 0);
 		break;
 	case CONN_SESSION:
@@ -557,6 +576,8 @@ static struct conn *conn_alloc(const struct conn_params *p, evutil_socket_t fd)
 	c->base = p->base;
 	c->jobs = p->jobs;
 	c->listener = p->listener;
+	c->ops = proto_for(p->listener->proto);
+	c->throttle = p->throttle;
 	c->fd = fd;
 	c->peer = *p->peer;
 	c->ended = p->ended;
@@ -734,7 +755,7 @@ void conn_shutdown(struct conn *c)
 	switch (c->state) {
 	case CONN_SESSION:
 		if (!c->session_closed)
-			smtpd_shutdown(c->session);
+			c->ops->shutdown(c->session);
 		break;
 	case CONN_RESOLVING:
 	case CONN_HANDSHAKE:
@@ -750,6 +771,6 @@ void conn_shutdown(struct conn *c)
 void conn_abort(struct conn *c)
 {
 	if (c->state == CONN_STARTTLS_FLUSH || c->state == CONN_STARTTLS)
-		smtpd_tls_done(c->session, 0, NULL);
+		c->ops->tls_done(c->session, 0, NULL);
 	conn_end(c, 0);
 }

@@ -1,5 +1,6 @@
 /* conn: one client connection of posthornd. It owns the bufferevent (plain,
- * implicit TLS, or a TLS filter put on top by STARTTLS), the SMTP session
+ * implicit TLS, or a TLS filter put on top by STARTTLS), the SMTP or POP3
+ * session
  * fed from it, the session's idle timer, its outstanding jobs and reverse
  * DNS lookup, and a reference to the world the session started with. Loop
  * thread only. */
@@ -11,7 +12,9 @@
 #include <event2/util.h>
 
 #include "../lib/config.h"
-#include "../smtp/smtpd.h"
+#include "../auth/throttle.h"
+#include "../lib/session.h"
+#include "proto.h"
 #include "jobs.h"
 #include "resolve.h"
 #include "world.h"
@@ -24,8 +27,10 @@ struct conn_params {
 	struct jobs *jobs;
 	struct world *world;                 /* the conn takes a reference */
 	const struct cfg_listener *listener; /* inside world->cfg */
-	const struct smtpd_peer *peer;       /* copied; its name is filled in */
+	const struct session_peer *peer;       /* copied; its name is filled in */
 	struct resolver *resolver;           /* NULL: no reverse lookup; else
+	                                      * must outlive the conn */
+	struct throttle *throttle;           /* failed logins per address;
 	                                      * must outlive the conn */
 	/* Called once, from the loop, when the connection has been freed. */
 	void (*ended)(void *ctx);
@@ -47,7 +52,7 @@ struct conn *conn_refuse(const struct conn_params *p, evutil_socket_t fd,
                          const char *reply);
 
 /* The server is stopping: the session says 421 when it is between
- * transactions (smtpd_shutdown) and then closes. */
+ * transactions (its shutdown) and then closes. */
 void conn_shutdown(struct conn *c);
 
 /* Closes without waiting for anything but an outstanding job; ended

@@ -54,7 +54,7 @@ static void main_usage(FILE *out)
 	fprintf(out,
 	        "usage: posthornd -c CONFIG [-f] [-v] [--workers N]\n"
 	        "       posthornd -c CONFIG --check\n"
-	        "       posthornd -c CONFIG --stdio smtp [-v] [--session-id ID]\n"
+	        "       posthornd -c CONFIG --stdio smtp|pop3 [-v] [--session-id ID]\n"
 	        "       posthornd --help | --version\n"
 	        "\n"
 	        "  -c, --config FILE   posthorn.conf to run with\n"
@@ -62,7 +62,7 @@ static void main_usage(FILE *out)
 	        "  -v, --verbose       more log lines (twice: debug)\n"
 	        "      --check         load config, users, aliases and TLS files,\n"
 	        "                      report problems, and exit\n"
-	        "      --stdio smtp    one SMTP session on stdin/stdout\n"
+	        "      --stdio PROTO   one session on stdin/stdout: smtp or pop3\n"
 	        "      --session-id ID the --stdio session's id (default random)\n"
 	        "      --workers N     threads for password checks and delivery\n"
 	        "                      (default 4)\n"
@@ -106,8 +106,8 @@ static int main_parse(int argc, char **argv, struct options *o)
 		why = "unexpected argument";
 	else if (!o->config)
 		why = "-c CONFIG is required";
-	else if (o->stdio_proto && strcmp(o->stdio_proto, "smtp") != 0)
-		why = "--stdio supports only smtp";
+	else if (o->stdio_proto && !proto_by_name(o->stdio_proto))
+		why = "--stdio takes smtp or pop3";
 	else if (o->workers < 0 || o->workers > 64)
 		why = "--workers must be 1..64";
 	if (why) {
@@ -383,7 +383,7 @@ int main(int argc, char **argv)
 	} else if (o.stdio_proto) {
 		rc = main_drop_privileges(w->cfg.run_user);
 		if (rc == 0)
-			rc = stdio_run_smtp(w, o.session_id);
+			rc = stdio_run(w, proto_by_name(o.stdio_proto), o.session_id);
 	} else {
 		rc = main_serve(w, &o, level);
 	}

@@ -27,6 +27,10 @@ static const char reply_busy[] =
 	"421 4.3.2 Too many connections, try again later\r\n";
 static const char reply_busy_ip[] =
 	"421 4.7.0 Too many connections from your address\r\n";
+static const char reply_busy_pop3[] =
+	"-ERR [SYS/TEMP] Too many connections, try again later\r\n";
+static const char reply_busy_ip_pop3[] =
+	"-ERR [SYS/TEMP] Too many connections from your address\r\n";
 
 struct listener {
 	struct server *srv;
@@ -54,6 +58,7 @@ struct server {
 	struct event_base *base;
 	struct jobs *jobs;
 	struct resolver *resolver;      /* NULL: clients stay nameless */
+	struct throttle throttle;       /* failed logins per address */
 	struct world *world;            /* counted; for new connections */
 	struct listener *listeners;
 	size_t nlisteners;
@@ -67,10 +72,9 @@ struct server {
 	int stopping;                   /* 0, 1 asked, 2 aborted the rest */
 };
 
-static int server_is_smtp(enum cfg_proto proto)
+static int server_serves(enum cfg_proto proto)
 {
-	return proto == CFG_PROTO_SMTP || proto == CFG_PROTO_SUBMISSION ||
-	       proto == CFG_PROTO_SMTPS;
+	return proto_for(proto) != NULL;
 }
 
 static void server_label(char *out, size_t size, const struct cfg_listener *cl)
@@ -94,7 +98,7 @@ struct server *server_new(struct world *w)
 	srv->world = world_ref(w);
 	for (size_t i = 0; i < w->cfg.nlisteners; i++) {
 		const struct cfg_listener *cl = &w->cfg.listeners[i];
-		if (!server_is_smtp(cl->proto)) {
+		if (!server_serves(cl->proto)) {
 			log_debug(NULL, "listener %s: %s is not served yet; skipped",
 			          cl->name, config_proto_name(cl->proto));
 			continue;
@@ -222,7 +226,7 @@ static void server_client_ended(void *ctx)
 	}
 }
 
-static void server_peer(struct smtpd_peer *peer, const struct sockaddr *sa,
+static void server_peer(struct session_peer *peer, const struct sockaddr *sa,
                         socklen_t len)
 {
 	memset(peer, 0, sizeof *peer);
@@ -237,15 +241,18 @@ static void server_peer(struct smtpd_peer *peer, const struct sockaddr *sa,
 	peer->port = atoi(port);
 }
 
-/* Which refusal, if any, the limits call for. */
-static const char *server_check_limits(struct server *srv, const char *ip)
+/* Which refusal, if any, the limits call for, in the listener's
+ * protocol. */
+static const char *server_check_limits(struct server *srv, const char *ip,
+                                       enum cfg_proto proto)
 {
 	const struct cfg_limits *lim = &srv->world->cfg.limits;
+	int pop3 = proto_for(proto) == proto_by_name("pop3");
 	if (lim->connections > 0 && srv->nclients >= lim->connections)
-		return reply_busy;
+		return pop3 ? reply_busy_pop3 : reply_busy;
 	const struct ip_count *e = server_ip_find(srv, ip);
 	if (lim->connections_per_ip > 0 && e && e->count >= lim->connections_per_ip)
-		return reply_busy_ip;
+		return pop3 ? reply_busy_ip_pop3 : reply_busy_ip;
 	return NULL;
 }
 
@@ -261,16 +268,16 @@ static void server_on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
-	struct smtpd_peer peer;
+	struct session_peer peer;
 	server_peer(&peer, sa, (socklen_t)salen);
 	snprintf(cl->ip, sizeof cl->ip, "%s", peer.ip);
 	cl->srv = srv;
-	const char *refusal = server_check_limits(srv, peer.ip);
+	const char *refusal = server_check_limits(srv, peer.ip, l->cl->proto);
 	cl->counted = !refusal && server_ip_add(srv, peer.ip) == 0;
 	struct conn_params p = {
 		.base = srv->base, .jobs = srv->jobs, .world = l->world,
 		.listener = l->cl, .peer = &peer, .resolver = srv->resolver,
-		.ended = server_client_ended, .ctx = cl,
+		.throttle = &srv->throttle, .ended = server_client_ended, .ctx = cl,
 	};
 	if (refusal) {
 		log_info(NULL, "refused [%s]:%d on %s: %.*s", peer.ip, peer.port,
@@ -432,7 +439,7 @@ static const struct cfg_listener *server_find_listener(
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		const struct cfg_listener *cl = &cfg->listeners[i];
 		if (cl->port == old->port && strcmp(cl->address, old->address) == 0 &&
-		    server_is_smtp(cl->proto))
+		    proto_for(cl->proto) == proto_for(old->proto))
 			return cl;
 	}
 	return NULL;
@@ -474,7 +481,7 @@ void server_reload(struct server *srv, struct world *w)
 	}
 	for (size_t i = 0; i < w->cfg.nlisteners; i++) {
 		const struct cfg_listener *cl = &w->cfg.listeners[i];
-		if (server_is_smtp(cl->proto) && !server_is_bound(srv, cl))
+		if (server_serves(cl->proto) && !server_is_bound(srv, cl))
 			log_warn(NULL, "new listener %s (%s:%d): restart required",
 			         cl->name, cl->address, cl->port);
 	}

@@ -1,4 +1,4 @@
-/* stdio: one SMTP session on file descriptors 0 and 1 (see stdio.h).
+/* stdio: one session on file descriptors 0 and 1 (see stdio.h).
  * Input is read with read(2) in chunks and fed as it comes; every reply
  * batch is written at once with write(2), so a dialogue's output is the
  * same whatever the chunking. The idle timeout is honoured with poll(2). */
@@ -14,11 +14,11 @@
 
 #include "../lib/fs.h"
 #include "../lib/log.h"
-#include "../smtp/smtpd.h"
 #include "conn.h"
 
 struct stdio_session {
-	struct smtpd_session *session;
+	const struct proto_ops *ops;
+	void *session;
 	int timeout;     /* seconds, 0 = none */
 	int closed;      /* io->close was called, or stdout failed */
 };
@@ -54,15 +54,19 @@ static void stdio_io_set_timeout(void *ctx, int seconds)
 	st->timeout = seconds > 0 ? seconds : 0;
 }
 
-/* The listener a stdio session pretends to have come in on. */
-static struct cfg_listener stdio_listener(const struct posthorn_config *cfg)
+/* The listener a stdio session pretends to have come in on: the first
+ * plain one of its protocol (for its settings), without TLS. */
+static struct cfg_listener stdio_listener(const struct posthorn_config *cfg,
+                                          const struct proto_ops *ops)
 {
+	enum cfg_proto proto = ops == proto_for(CFG_PROTO_POP3) ? CFG_PROTO_POP3
+	                                                       : CFG_PROTO_SMTP;
 	struct cfg_listener l = {
 		.name = "stdio", .address = "127.0.0.1", .port = 0,
-		.proto = CFG_PROTO_SMTP, .tls = CFG_TLS_NONE,
+		.proto = proto, .tls = CFG_TLS_NONE,
 	};
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		if (cfg->listeners[i].proto == CFG_PROTO_SMTP) {
+		if (cfg->listeners[i].proto == proto) {
 			l.vrfy = cfg->listeners[i].vrfy;
 			break;
 		}
@@ -70,7 +74,7 @@ static struct cfg_listener stdio_listener(const struct posthorn_config *cfg)
 	return l;
 }
 
-static void stdio_peer(struct smtpd_peer *peer)
+static void stdio_peer(struct session_peer *peer)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)&peer->addr;
 	memset(peer, 0, sizeof *peer);
@@ -91,7 +95,7 @@ static int stdio_pump(struct stdio_session *st)
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc == 0) {
-			smtpd_timeout(st->session);
+			st->ops->timeout(st->session);
 			continue;
 		}
 		ssize_t n = rc < 0 ? -1 : read(STDIN_FILENO, chunk, sizeof chunk);
@@ -102,47 +106,47 @@ static int stdio_pump(struct stdio_session *st)
 			return -1;
 		}
 		if (n == 0) {
-			smtpd_eof(st->session);
+			st->ops->eof(st->session);
 			break;
 		}
-		if (smtpd_input(st->session, chunk, (size_t)n) < 0)
+		if (st->ops->input(st->session, chunk, (size_t)n) < 0)
 			break;
 	}
 	return 0;
 }
 
-int stdio_run_smtp(struct world *w, const char *session_id)
+int stdio_run(struct world *w, const struct proto_ops *ops,
+              const char *session_id)
 {
 	char id[16];
 	if (!session_id) {
 		conn_make_id(id, sizeof id);
 		session_id = id;
 	}
-	struct stdio_session st = {0};
-	struct cfg_listener listener = stdio_listener(&w->cfg);
-	const struct smtpd_io io = {
+	struct stdio_session st = {.ops = ops};
+	struct cfg_listener listener = stdio_listener(&w->cfg, ops);
+	const struct session_io io = {
 		.ctx = &st,
 		.write = stdio_io_write,
 		.start_tls = NULL,
 		.close = stdio_io_close,
 		.run_job = stdio_io_run_job,
 		.set_timeout = stdio_io_set_timeout,
+		.pending = NULL,
 	};
-	struct smtpd_params sp = {
-		.cfg = &w->cfg,
+	struct proto_start ps = {
+		.world = w,
 		.listener = &listener,
-		.users = &w->users,
-		.aliases = &w->aliases,
 		.session_id = session_id,
 	};
-	stdio_peer(&sp.peer);
-	st.session = smtpd_new(&sp, &io);
+	stdio_peer(&ps.peer);
+	st.session = ops->create(&ps, &io);
 	if (!st.session) {
 		log_error(NULL, "out of memory starting a session");
 		return EX_OSERR;
 	}
-	smtpd_start(st.session);
+	ops->start(st.session);
 	int rc = stdio_pump(&st);
-	smtpd_free(&st.session);
+	ops->destroy(&st.session);
 	return rc < 0 ? EX_OSERR : 0;
 }

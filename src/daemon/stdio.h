@@ -1,16 +1,18 @@
-/* stdio: posthornd --stdio smtp, one SMTP session on standard input and
+/* stdio: posthornd --stdio smtp|pop3, one session on standard input and
  * output (like sendmail -bs), so golden dialogues run without a network.
  * The peer is 127.0.0.1 ("localhost"), TLS is unavailable and jobs run
  * inline. */
 #ifndef POSTHORN_STDIO_H
 #define POSTHORN_STDIO_H
 
+#include "proto.h"
 #include "world.h"
 
-/* Runs the session until QUIT, a 421 or end of input. session_id is the
+/* Runs a session of ops until QUIT, a 421/-ERR close or end of input. session_id is the
  * id for logs and trace headers (NULL: a random one; a fixed one keeps
  * golden dialogues stable). Returns the exit status: 0, or 71
  * (EX_OSERR) when the session could not be created or input failed. */
-int stdio_run_smtp(struct world *w, const char *session_id);
+int stdio_run(struct world *w, const struct proto_ops *ops,
+              const char *session_id);
 
 #endif

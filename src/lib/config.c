@@ -82,6 +82,7 @@ static const struct key limit_keys[] = {
 	LIMIT("auth_failures", KEY_INT, auth_failures, 1, INT_MAX),
 	LIMIT("auth_delay_ms", KEY_INT, auth_delay_ms, 0, 60000),
 	LIMIT("shutdown_timeout", KEY_SECONDS, shutdown_timeout, 1, 86400),
+	LIMIT("pop3_timeout", KEY_SECONDS, pop3_timeout, 1, 86400),
 };
 
 #define LISTENER(n, t, f, lo, hi) {n, t, offsetof(struct cfg_listener, f), lo, hi}
@@ -698,6 +699,7 @@ static void default_limits(struct cfg_limits *l)
 	l->auth_failures = 3;
 	l->auth_delay_ms = 1000;
 	l->shutdown_timeout = 30;
+	l->pop3_timeout = 600;
 }
 
 static int default_server(struct parser *p)
@@ -985,7 +987,8 @@ static const char default_body[] =
 	"#data_timeout = 3m           # waiting for the next DATA block\n"
 	"#auth_failures = 3           # failed AUTH attempts before 421\n"
 	"#auth_delay_ms = 1000        # pause before a failed AUTH is answered\n"
-	"#shutdown_timeout = 30s      # time sessions get on SIGTERM\n";
+	"#shutdown_timeout = 30s      # time sessions get on SIGTERM\n"
+	"#pop3_timeout = 10m          # POP3 idle time (RFC 1939: >= 10m)\n";
 
 struct default_listener {
 	enum cfg_proto proto;

@@ -85,6 +85,8 @@ struct cfg_limits {
 	int auth_failures;          /* failed AUTH attempts before 421 (default 3) */
 	int auth_delay_ms;          /* pause before answering a failed AUTH (default 1000) */
 	int shutdown_timeout;       /* seconds sessions get on SIGTERM (default 30) */
+	int pop3_timeout;           /* seconds a POP3 session may idle (default
+	                             * 600, RFC 1939 3's ten minutes) */
 };
 
 struct posthorn_config {

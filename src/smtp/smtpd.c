@@ -443,7 +443,7 @@ static void smtpd_arm_timer(struct smtpd_session *s)
 /* ---- the public life cycle ---- */
 
 struct smtpd_session *smtpd_new(const struct smtpd_params *params,
-                                const struct smtpd_io *io)
+                                const struct session_io *io)
 {
 	struct smtpd_session *s = calloc(1, sizeof *s);
 	if (!s)

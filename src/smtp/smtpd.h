@@ -1,9 +1,7 @@
 /* smtpd: one SMTP server session (RFC 5321 + ESMTP) as a state machine that
- * does no network I/O of its own. The daemon (or the --stdio runner) feeds
- * it the bytes a client sent and gives it callbacks to write replies, start
- * TLS, close, arm the idle timer and run blocking work (password checks,
- * fsync'd delivery) off the event loop. The same code therefore serves
- * sockets, TLS and golden dialogues on stdin/stdout. */
+ * does no network I/O of its own (see lib/session.h for how it is driven).
+ * The same code therefore serves sockets, TLS and golden dialogues on
+ * stdin/stdout. */
 #ifndef POSTHORN_SMTPD_H
 #define POSTHORN_SMTPD_H
 
@@ -13,42 +11,9 @@
 #include "../auth/aliases.h"
 #include "../auth/users.h"
 #include "../lib/config.h"
+#include "../lib/session.h"
 
 struct smtpd_session; /* opaque */
-
-struct smtpd_peer {
-	struct sockaddr_storage addr; /* the client's address */
-	socklen_t addrlen;
-	char ip[64];                  /* numeric form, "" if unknown */
-	char name[256];               /* reverse DNS name, "" when unknown */
-	int port;
-};
-
-/* Callbacks into the owner of the connection. ctx is passed back. */
-struct smtpd_io {
-	void *ctx;
-	/* Queue bytes for the client (replies are batched: a pipelined group
-	 * of commands produces its replies in one go). */
-	void (*write)(void *ctx, const void *data, size_t len);
-	/* "220 2.0.0 Ready to start TLS" was written: flush it, then run the
-	 * server side handshake and call smtpd_tls_done(). Unprocessed input
-	 * the client sent before the handshake has been discarded by the
-	 * session (RFC 3207 4.2); the owner must discard what it still holds
-	 * too. NULL when TLS is impossible (--stdio). */
-	void (*start_tls)(void *ctx);
-	/* Flush what was written, then close. After this the session only
-	 * waits for smtpd_free(). */
-	void (*close)(void *ctx);
-	/* Run job(arg) where blocking is fine (a worker thread; inline in
-	 * --stdio), then done(arg) on the thread that drives the session. While
-	 * a job is out, the owner keeps delivering input with smtpd_input (the
-	 * session only buffers it) and must not free the session. */
-	void (*run_job)(void *ctx, void (*job)(void *arg), void (*done)(void *arg),
-	                void *arg);
-	/* (Re)arm the idle timer: smtpd_timeout() after seconds of silence from
-	 * the client; 0 disarms it (while a job runs). */
-	void (*set_timeout)(void *ctx, int seconds);
-};
 
 struct smtpd_params {
 	const struct posthorn_config *cfg;   /* must outlive the session */
@@ -57,7 +22,7 @@ struct smtpd_params {
 	                                      * snapshot a session started with
 	                                      * alive across SIGHUP) */
 	const struct aliases *aliases;       /* idem */
-	struct smtpd_peer peer;
+	struct session_peer peer;
 	int tls_active;                      /* implicit TLS is already on */
 	const char *tls_info;                /* "TLSv1.3 TLS_AES_..." or NULL */
 	const char *session_id;              /* for logs and the Received id;
@@ -66,7 +31,7 @@ struct smtpd_params {
 
 /* A new session, or NULL when out of memory. Nothing is written yet. */
 struct smtpd_session *smtpd_new(const struct smtpd_params *params,
-                                const struct smtpd_io *io);
+                                const struct session_io *io);
 
 /* Writes the greeting "220 HOST ESMTP posthorn" and arms the timer. */
 void smtpd_start(struct smtpd_session *s);

@@ -82,8 +82,8 @@ struct smtpd_session {
 	const struct cfg_listener *listener;
 	const struct users *users;
 	const struct aliases *aliases;
-	struct smtpd_peer peer;
-	struct smtpd_io io;
+	struct session_peer peer;
+	struct session_io io;
 	char *id;                /* session id, owned */
 	enum smtpd_state state;
 	enum smtpd_state resume; /* state to return to after a job/AUTH */

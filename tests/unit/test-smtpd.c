@@ -55,7 +55,7 @@ struct env {
 	struct cfg_listener listener;
 	struct smtpd_session *s;
 	struct fake fake;
-	struct smtpd_io io;
+	struct session_io io;
 };
 
 static void fake_write(void *ctx, const void *data, size_t len)
@@ -181,8 +181,11 @@ static struct env *env_new_with(const char *peer, enum cfg_proto proto,
 		.tls = tls, .vrfy = vrfy,
 		.require_auth = proto == CFG_PROTO_SUBMISSION || proto == CFG_PROTO_SMTPS,
 	};
-	e->io = (struct smtpd_io){&e->fake, fake_write, fake_start_tls, fake_close,
-	                          fake_run_job, fake_set_timeout};
+	e->io = (struct session_io){
+		.ctx = &e->fake, .write = fake_write, .start_tls = fake_start_tls,
+		.close = fake_close, .run_job = fake_run_job,
+		.set_timeout = fake_set_timeout,
+	};
 	struct smtpd_params p = {
 		.cfg = &e->cfg, .listener = &e->listener, .users = &users_db,
 		.aliases = &aliases_db, .tls_active = tls == CFG_TLS_IMPLICIT,
