@@ -169,6 +169,7 @@ void pop3d_job_start(struct pop3d_session *s, void (*job)(void *),
                      void (*done)(void *), void *arg)
 {
 	s->state = POP3D_JOB;
+	s->job_out = 1;
 	if (s->io.set_timeout)
 		s->io.set_timeout(s->io.ctx, 0);
 	if (s->io.run_job) {
@@ -193,7 +194,8 @@ static void pop3d_after_step(struct pop3d_session *s)
 
 void pop3d_job_finished(struct pop3d_session *s)
 {
-	if (s->eof) {
+	s->job_out = 0;
+	if (s->eof || s->state == POP3D_CLOSED) {
 		pop3d_drop_mailbox(s);
 		s->state = POP3D_CLOSED;
 		return;
@@ -371,8 +373,14 @@ void pop3d_start(struct pop3d_session *s)
 	         (long)getpid(), (long long)tv.tv_sec, (long)tv.tv_usec, s->id,
 	         s->cfg->hostname);
 	s->state = POP3D_AUTHORIZATION;
-	pop3d_reply(s, 1, NULL, "%s POP3 server (posthorn) ready %s",
-	            s->cfg->hostname, s->timestamp);
+	/* RFC 2449 4 caps a reply at 512 octets: a very long host name is
+	 * said once, in the timestamp. */
+	if (strlen(s->cfg->hostname) <= 64)
+		pop3d_reply(s, 1, NULL, "%s POP3 server (posthorn) ready %s",
+		            s->cfg->hostname, s->timestamp);
+	else
+		pop3d_reply(s, 1, NULL, "POP3 server (posthorn) ready %s",
+		            s->timestamp);
 	pop3d_flush(s);
 	pop3d_arm_timer(s);
 }
@@ -485,7 +493,7 @@ void pop3d_eof(struct pop3d_session *s)
 
 int pop3d_busy(const struct pop3d_session *s)
 {
-	return s->state == POP3D_JOB;
+	return s->job_out;
 }
 
 void pop3d_free(struct pop3d_session **sp)

@@ -26,8 +26,8 @@ static char *auth_trim(char *args)
 	return args;
 }
 
-/* Login needs TLS unless the config lets loopback go without: -ERR and 1
- * when refused (RFC 2449 8.1.1 [AUTH] would mislead: nothing was tried). */
+/* Login needs TLS unless the config lets loopback go without: -ERR [AUTH]
+ * (a policy refusal, RFC 2449 8.1.1) and 1 when refused. */
 static int auth_refuse_plaintext(struct pop3d_session *s)
 {
 	if (pop3d_login_allowed(s))
@@ -46,7 +46,7 @@ struct auth_login {
 	const char *data_dir;
 	struct buf user;
 	struct buf secret;           /* password, or the APOP digest */
-	char timestamp[160];         /* set for APOP */
+	char timestamp[320];         /* set for APOP */
 	int delay_ms;
 	int ok;
 	enum mailbox_open_result opened;
@@ -130,11 +130,13 @@ static void auth_login_failed(struct pop3d_session *s, struct auth_login *j)
 	        ? throttle_failed(s->throttle, s->peer.ip, time(NULL)) : 0;
 	log_info(s->id, "login user=%s failed (%u recent from [%s])",
 	         buf_cstr(&j->user), recent, s->peer.ip);
-	pop3d_reply(s, 0, "AUTH", "Authentication failed");
+	/* One reply per command, even the last one before closing. */
 	if (s->auth_failures >= s->cfg->limits.auth_failures) {
-		pop3d_reply(s, 0, NULL, "Too many authentication failures, "
-		            "closing connection");
+		pop3d_reply(s, 0, "AUTH", "Authentication failed; too many "
+		            "failures, closing connection");
 		s->resume = POP3D_CLOSED;
+	} else {
+		pop3d_reply(s, 0, "AUTH", "Authentication failed");
 	}
 }
 
@@ -143,6 +145,8 @@ static void auth_login_done(void *arg)
 	struct auth_login *j = arg;
 	struct pop3d_session *s = j->s;
 	s->resume = POP3D_AUTHORIZATION;
+	if (s->state == POP3D_CLOSED)
+		s->eof = 1; /* closed meanwhile: nothing more to say */
 	if (s->eof) {
 		/* nothing to say; the lock goes with the job */
 	} else if (!j->ok) {

@@ -54,7 +54,8 @@ struct pop3d_session {
 	size_t cmd_len;
 	int tls_active;
 	char *tls_info;          /* owned or NULL */
-	char timestamp[160];     /* the APOP "<pid.clock@host>" */
+	char timestamp[320];     /* the APOP "<pid.clock@host>" */
+	int job_out;             /* a job is out (pop3d_busy) */
 	char *user;              /* USER's name, owned, until PASS */
 	char *auth_user;         /* owned, set in TRANSACTION */
 	int auth_failures;

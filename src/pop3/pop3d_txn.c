@@ -326,7 +326,7 @@ static void txn_update_done(void *arg)
 	         s->auth_user, u->ndeleted, u->nseen);
 	s->mb = NULL; /* the job closed it */
 	pop3d_drop_mailbox(s);
-	if (!s->eof) {
+	if (!s->eof && s->state != POP3D_CLOSED) {
 		if (u->failed)
 			pop3d_reply(s, 0, "SYS/TEMP", "Some messages could not be "
 			            "deleted or marked; they are still there");
