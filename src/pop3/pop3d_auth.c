@@ -81,7 +81,9 @@ static void auth_login_run(void *arg)
 	if (j->timestamp[0])
 		j->ok = users_verify_apop(u, j->timestamp, buf_cstr(&j->secret));
 	else
-		j->ok = u && users_verify(u, buf_cstr(&j->secret)) == 1;
+		/* Even for an unknown user (u NULL, a dummy hash): the answer
+		 * must take as long, or it tells which names exist. */
+		j->ok = users_verify(u, buf_cstr(&j->secret)) == 1;
 	if (!j->ok) {
 		if (j->delay_ms > 0)
 			auth_sleep_ms(j->delay_ms);
