@@ -13,9 +13,9 @@ pkgs=""
 for group in "$@"; do
 	case "$group" in
 	build) pkgs="$pkgs gcc make pkg-config libc6-dev libevent-dev libssl-dev libcrypt-dev libmagic-dev openssl" ;;
-	test)  pkgs="$pkgs libcmocka-dev python3 python3-pytest swaks libio-socket-ssl-perl libnet-ssleay-perl" ;;
+	test)  pkgs="$pkgs libcmocka-dev python3 python3-pytest swaks libio-socket-ssl-perl libnet-ssleay-perl fetchmail mpop getmail6" ;;
 	fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
-	bench) pkgs="$pkgs libgmime-3.0-dev pkg-config postfix python3" ;;
+	bench) pkgs="$pkgs libgmime-3.0-dev pkg-config postfix dovecot-pop3d python3" ;;
 	*) echo "deps.sh: unknown group '$group' (build, test, fuzz, bench)" >&2; exit 2 ;;
 	esac
 done
@@ -45,6 +45,13 @@ if [ "$(id -u)" -eq 0 ]; then
 	apt-get install -y -qq --no-install-recommends $missing
 	case " $missing " in
 	*" postfix "*) postfix stop >/dev/null 2>&1 || true ;;
+	esac
+	case " $missing " in
+	*" dovecot-pop3d "*)
+		# Only the bench's private instance may serve; the system one
+		# would hold ports 110 and 995.
+		{ systemctl stop dovecot || service dovecot stop ||
+		  doveadm stop; } >/dev/null 2>&1 || true ;;
 	esac
 else
 	echo "deps: missing Debian packages:$missing"

@@ -16,7 +16,9 @@ API (kept small; test_smtp*.py and test_daemon.py use it):
                           users, aliases, config edits; no daemon yet
       .start()            posthornd -c CONF -f, stderr to .log_path; returns
                           once smtp, submission and smtps each answered a
-                          probe session (220 ... QUIT, closed)
+                          probe session (220 ... QUIT, closed), and pop3 and
+                          pop3s too (+OK ... QUIT, closed) when the config
+                          has them and the daemon speaks POP3
       .stop(timeout=15)   SIGTERM, wait; returns the exit status
       .kill9()            SIGKILL, wait
       .restart()          stop() (if running) then start()
@@ -27,12 +29,21 @@ API (kept small; test_smtp*.py and test_daemon.py use it):
                           is None (top), "limits" or "listener:PROTO"
       .conf, .dir, .data_dir (Path), .host ("127.0.0.1"), .port_base,
       .port(proto)        port of the listener for "smtp", "submission", ...
-      .smtp_port, .submission_port, .smtps_port
+      .smtp_port, .submission_port, .smtps_port, .pop3_port, .pop3s_port
+      .tls_cert           Path of the server's (self-signed) certificate:
+                          the CA file a client must trust
       .maildir(user)      Path of DATA_DIR/mail/USER
       .messages(user, sub="new")   sorted Paths of the files in that subdir
       .read_messages(user)         [bytes] of the files in new/
       .wait_messages(user, n, timeout=10)  polls until n files are in new/
       .queue_items()      {id: (msg bytes, env text)} from DATA_DIR/queue
+      .put_message(user, data, sub="new", name=None, info="2,")  writes
+                          data as is (no CRLF conversion) into the user's
+                          Maildir (tmp/ then rename, owned like the Maildir);
+                          names sort in call order; returns the Path
+      .smtp_deliver(user, data, sender=...)  sends data (CRLF wire form)
+                          over SMTP to user@DOMAIN; returns the stored bytes
+      .set_apop(user, secret)  the user's APOP secret (posthornctl user apop)
 
     SmtpClient(host, port, timeout=10, implicit_tls=False)
       .greeting() -> Reply, .send(bytes|str), .cmd(line) -> Reply,
@@ -40,6 +51,21 @@ API (kept small; test_smtp*.py and test_daemon.py use it):
       .expect_closed(timeout), .expect_silence(seconds), .close()
     Reply: .code (int), .lines ([str], text after "NNN-"/"NNN "), .text
       (first line), .enhanced ("5.1.1" or None), .raw (bytes)
+
+    Pop3Client(host, port, timeout=10, implicit_tls=False, cafile=None)
+      like SmtpClient (send, expect_closed, expect_silence, close), but:
+      .greeting() -> Pop3Reply (and sets .timestamp, the APOP "<...@...>"),
+      .cmd(line) -> Pop3Reply (one status line), .multi(line) -> Pop3Reply
+      with the multi-line body when +OK, .reply() / .multi_reply() read
+      one without sending, .stls() (after the +OK: handshake; verifies the
+      certificate when cafile is given), .login(user, password) (USER/PASS,
+      asserts +OK), .apop(user, secret)
+    Pop3Reply: .ok (True "+OK", False "-ERR", None "+ " continuation),
+      .text (after the status), .code (resp-code in brackets, "AUTH",
+      "IN-USE", "SYS/TEMP", or None), .lines ([bytes] of a multi-line body,
+      dot-unstuffed, no CRLF), .body (bytes: each line + CRLF), .raw
+    apop_digest(timestamp, secret), pop3_wire(data) (what RETR sends for
+      Maildir bytes, without stuffing), dot_unstuff(lines)
 
     split_trace(raw) -> ([(name, unfolded value)], rest): the trace header
       fields a server put on top (Return-Path, Received) and everything after.
@@ -61,6 +87,9 @@ Every server is stopped at teardown, even when the test failed; a teardown
 that finds a non-zero exit status or a sanitizer report fails the test.
 """
 import base64
+import functools
+import hashlib
+import itertools
 import os
 import pathlib
 import random
@@ -107,6 +136,18 @@ def need_binaries():
     for b in (POSTHORND, POSTHORNCTL):
         if not os.access(b, os.X_OK):
             pytest.fail(f"{b} not built: run make, or set POSTHORN_BUILD")
+
+
+@functools.lru_cache(maxsize=None)
+def daemon_speaks_pop3():
+    """True when posthornd's --help mentions pop3 (a build with the POP3
+    server): only then does start() wait for the POP3 listeners."""
+    try:
+        r = subprocess.run([str(POSTHORND), "--help"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return b"pop3" in r.stdout.lower()
 
 
 def _port_free(port):
@@ -300,6 +341,13 @@ class MailServer:
     smtp_port = property(lambda self: self._ports["smtp"])
     submission_port = property(lambda self: self._ports["submission"])
     smtps_port = property(lambda self: self._ports["smtps"])
+    pop3_port = property(lambda self: self._ports["pop3"])
+    pop3s_port = property(lambda self: self._ports["pop3s"])
+
+    @property
+    def tls_cert(self):
+        cfg = parse_config(self.conf.read_text())
+        return (self.conf.parent / cfg[None].get("tls_cert", "tls/cert.pem")).resolve()
 
     # -- process -----------------------------------------------------
     def start(self, timeout=30, rebase_on_conflict=None):
@@ -357,6 +405,48 @@ class MailServer:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"{proto} port {self._ports[proto]} not greeting:\n{self.log()[-4000:]}")
                 time.sleep(0.05)
+        if not daemon_speaks_pop3():
+            return
+        for proto, tls in (("pop3", False), ("pop3s", True)):
+            if proto not in self._ports:
+                continue
+            while not self._pop3_greets(self._ports[proto], tls):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"{proto} port {self._ports[proto]} not greeting:\n{self.log()[-4000:]}")
+                time.sleep(0.05)
+
+    def _pop3_greets(self, port, tls=False):
+        """A whole probe session: +OK greeting, QUIT, +OK, the server closes."""
+        try:
+            s = socket.create_connection((HOST, port), timeout=2)
+        except OSError:
+            return False
+        try:
+            s.settimeout(5)
+            if tls:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                s = ctx.wrap_socket(s, server_hostname=HOSTNAME)
+            data = b""
+            while b"\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return False
+                data += chunk
+            if not data.startswith(b"+OK"):
+                return False
+            s.sendall(b"QUIT\r\n")
+            try:
+                while s.recv(4096):
+                    pass
+            except OSError:
+                pass
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def _greets(self, port, tls=False):
         try:
@@ -466,6 +556,73 @@ class MailServer:
             if len(msgs) >= n or time.monotonic() > deadline:
                 return msgs
             time.sleep(0.02)
+
+    _put_seq = itertools.count(1)
+
+    def put_message(self, user, data, sub="new", name=None, info="2,"):
+        """Writes data byte for byte as a message file into user's Maildir
+        (tmp/, then rename into sub/, owned by the Maildir's owner, mode
+        0600). The default name "SECONDS.MnnnnnnPpid.posthorn-test" sorts in
+        call order; in cur/ ":"+info is appended. Returns the Path."""
+        md = self.maildir(user)
+        st = md.stat() if md.is_dir() else self.data_dir.stat()
+        for d in (md, md / "tmp", md / "new", md / "cur"):
+            if not d.is_dir():
+                d.mkdir(mode=0o700)
+                os.chown(d, st.st_uid, st.st_gid)
+        if name is None:
+            name = f"{int(time.time())}.M{next(MailServer._put_seq):06d}P{os.getpid()}.posthorn-test"
+            if sub == "cur" and info is not None:
+                name += ":" + info
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        tmp = md / "tmp" / name.split(":")[0]
+        with open(tmp, "wb") as f:      # no fsync: tests need no durability here
+            f.write(data)
+        os.chmod(tmp, 0o600)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        dest = md / sub / name
+        os.rename(tmp, dest)
+        return dest
+
+    def smtp_deliver(self, user, data, sender="sender@remote.test", timeout=10):
+        """Sends data (bytes in CRLF wire form, unstuffed) over SMTP to
+        user@DOMAIN and waits for it in new/. Returns the stored bytes
+        (data under the server's Return-Path and Received)."""
+        import smtplib
+        if isinstance(data, str):
+            data = crlf(data)
+        before = {p.name for p in self.messages(user)}
+        with smtplib.SMTP(HOST, self.smtp_port, local_hostname="pop3test.example",
+                          timeout=timeout) as s:
+            s.ehlo()
+            opts = ["BODY=8BITMIME", "SMTPUTF8"] if any(b > 127 for b in data) else []
+            refused = s.sendmail(sender, [f"{user}@{DOMAIN}"], data, mail_options=opts)
+            assert refused == {}, refused
+        deadline = time.monotonic() + timeout
+        while True:
+            for p in self.messages(user):
+                if p.name in before:
+                    continue
+                raw = p.read_bytes()
+                if same_message(split_trace(raw)[1], data if data.endswith(b"\r\n") else data + b"\r\n"):
+                    return raw
+            assert time.monotonic() < deadline, f"message for {user} not delivered within {timeout}s"
+            time.sleep(0.02)
+
+    def set_apop(self, user, secret):
+        """Sets user's APOP secret with posthornctl user apop, or, without
+        that command, writes DATA_DIR/apop ("name:secret" lines, 0600)."""
+        r = self.ctl("user", "apop", user, "--secret-stdin", input=(secret + "\n").encode())
+        if r.returncode == 0:
+            return
+        path = self.data_dir / "apop"
+        lines = path.read_text().splitlines() if path.exists() else []
+        lines = [l for l in lines if not l.startswith(user + ":")] + [f"{user}:{secret}"]
+        st = self.data_dir.stat()
+        path.write_text("\n".join(lines) + "\n")
+        os.chmod(path, 0o600)
+        os.chown(path, st.st_uid, st.st_gid)
 
     def all_counts(self):
         return {u: len(self.messages(u)) for u in self.users}
@@ -632,6 +789,161 @@ class SmtpClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Pop3Reply:
+    """One POP3 reply: ok True (+OK), False (-ERR), None ("+ " SASL
+    continuation); text after the status; code the RFC 2449 resp-code
+    ("AUTH", "IN-USE", "SYS/TEMP"...) or None; lines the dot-unstuffed
+    lines of a multi-line body (bytes, no CRLF); raw every byte read."""
+
+    def __init__(self, ok, text, raw, lines=None):
+        self.ok = ok
+        self.text = text
+        self.raw = raw
+        self.lines = lines
+        m = re.match(r"\[([^\]\s]+)\]", text)
+        self.code = m.group(1).upper() if m else None
+
+    @property
+    def body(self):
+        return b"".join(l + b"\r\n" for l in (self.lines or []))
+
+    @property
+    def status(self):
+        return {True: "+OK", False: "-ERR", None: "+"}[self.ok]
+
+    def __repr__(self):
+        return f"Pop3Reply({self.raw[:300]!r}{'...' if len(self.raw) > 300 else ''})"
+
+
+class Pop3Client(SmtpClient):
+    """A deliberately dumb POP3 client: it sends exactly the bytes it is
+    given and parses replies strictly (CRLF, "+OK"/"-ERR" followed by a
+    space or the line end, multi-line bodies ended by ".\r\n")."""
+
+    def __init__(self, host, port, timeout=10, implicit_tls=False, cafile=None):
+        self.cafile = cafile
+        self.timestamp = None
+        super().__init__(host, port, timeout=timeout, implicit_tls=implicit_tls)
+
+    def _wrap(self):
+        ctx = ssl.create_default_context()
+        if self.cafile:
+            ctx.load_verify_locations(cafile=str(self.cafile))
+            ctx.check_hostname = False  # verified against the CA; no name for 127.0.0.1
+        else:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=HOSTNAME)
+
+    def reply(self, timeout=None):
+        """One status line (or a "+ " continuation)."""
+        timeout = self.timeout if timeout is None else timeout
+        line = self._line(timeout)
+        m = re.match(rb"(\+OK|-ERR)(?: (.*))?\r\n$", line, re.S)
+        if m:
+            return Pop3Reply(m.group(1) == b"+OK", (m.group(2) or b"").decode("utf-8", "replace"), line)
+        m = re.match(rb"\+ (.*)\r\n$", line, re.S)
+        assert m, f"malformed POP3 reply line {line!r}"
+        return Pop3Reply(None, m.group(1).decode("utf-8", "replace"), line)
+
+    def read_body(self, timeout=None):
+        """The lines of a multi-line body up to ".\r\n": (lines, raw).
+        Every line must end in CRLF."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        scanned = 0
+        while True:
+            if self.buf.startswith(b".\r\n"):
+                end = 0
+                break
+            end = self.buf.find(b"\r\n.\r\n", max(0, scanned - 4))
+            if end >= 0:
+                end += 2
+                break
+            scanned = len(self.buf)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no end of the multi-line reply within {timeout}s; "
+                                   f"have {len(self.buf)} bytes ending {self.buf[-200:]!r}")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError(f"connection closed in a multi-line reply; "
+                                      f"{len(self.buf)} bytes ending {self.buf[-200:]!r}")
+            self.buf += chunk
+        raw, self.buf = self.buf[:end + 3], self.buf[end + 3:]
+        body = raw[:end]
+        assert body.count(b"\n") == body.count(b"\r\n"), \
+            f"a line of the multi-line reply does not end in CRLF: {body[:300]!r}"
+        lines = body.split(b"\r\n")[:-1] if body else []
+        lines = [l[1:] if l.startswith(b".") else l for l in lines]
+        return lines, raw
+
+    def multi_reply(self, timeout=None):
+        r = self.reply(timeout)
+        if r.ok:
+            r.lines, raw = self.read_body(timeout)
+            r.raw += raw
+        return r
+
+    def greeting(self):
+        r = self.reply()
+        m = re.search(r"(<[^<>\s]*@[^<>\s]*>)\s*$", r.text)
+        self.timestamp = m.group(1) if m else None
+        return r
+
+    def cmd(self, line, timeout=None):
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(line + b"\r\n")
+        return self.reply(timeout)
+
+    def multi(self, line, timeout=None):
+        """Sends a command with a multi-line answer; reads the body if +OK."""
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(line + b"\r\n")
+        return self.multi_reply(timeout)
+
+    def stls(self):
+        """STLS, asserts +OK, then the TLS handshake."""
+        r = self.cmd("STLS")
+        assert r.ok, f"STLS refused: {r}"
+        self.starttls()
+        return r
+
+    def login(self, user, password):
+        r = self.cmd(f"USER {user}")
+        assert r.ok, f"USER {user}: {r}"
+        r = self.cmd(f"PASS {password}")
+        assert r.ok, f"PASS for {user}: {r}"
+        return r
+
+    def apop(self, user, secret):
+        assert self.timestamp, "no APOP timestamp in the greeting"
+        return self.cmd(f"APOP {user} {apop_digest(self.timestamp, secret)}")
+
+
+def apop_digest(timestamp, secret):
+    """RFC 1939 7: lowercase hex MD5 of the timestamp and the secret."""
+    return hashlib.md5((timestamp + secret).encode("utf-8")).hexdigest()
+
+
+def pop3_wire(data):
+    """What RETR sends for a message file's bytes, before dot-stuffing and
+    without the final ".\r\n": every line end a CRLF (a bare LF too; a
+    bare CR is not a line end), a CRLF after a last line without one."""
+    out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
+    if out and not out.endswith(b"\r\n"):
+        out += b"\r\n"
+    return out
+
+
+def dot_unstuff(lines):
+    """Lines of a multi-line body as sent (CRLF-less) back to the data."""
+    return b"".join((l[1:] if l.startswith(b".") else l) + b"\r\n" for l in lines)
 
 
 def b64(s):
