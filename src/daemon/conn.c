@@ -416,6 +416,7 @@ static void conn_install_tls(struct conn *c)
 	c->bev = tls;
 	c->state = CONN_STARTTLS;
 	bufferevent_setcb(tls, conn_on_read, conn_on_write, conn_on_event, c);
+	bufferevent_setwatermark(tls, EV_WRITE, SESSION_OUTPUT_LOW, 0);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
 	struct timeval wait;
 	conn_after(&wait, CONN_HANDSHAKE_WAIT, 0);
@@ -620,6 +621,9 @@ static int conn_attach(struct conn *c, int tls)
 	if (!c->bev)
 		return -1;
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
+	/* A streaming reply is refilled while the kernel still has data to
+	 * send, not after the buffer ran dry. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, SESSION_OUTPUT_LOW, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return 0;
 }

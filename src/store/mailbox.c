@@ -125,14 +125,15 @@ static int mailbox_make_uid(const char *name, char uid[MAILBOX_UID_MAX + 1])
 	return 0;
 }
 
-/* The ",W=DIGITS" field of a base name (Maildir++ as Dovecot and posthorn
- * write it): 1 with *size set, 0 when there is none or it is malformed
- * or does not fit (the file is counted then). */
-static int mailbox_name_vsize(const char *base, size_t len,
+/* The ",X=DIGITS" field (X is 'W' or 'S') of a base name (Maildir++ as
+ * Dovecot and posthorn write it): 1 with *size set, 0 when there is none
+ * or it is malformed or does not fit (the file is counted then). */
+static int mailbox_name_field(const char *base, size_t len, char field,
                               unsigned long long *size)
 {
+	const char tag[3] = {',', field, '='};
 	for (size_t i = 0; i + 3 < len; i++) {
-		if (memcmp(base + i, ",W=", 3) != 0)
+		if (memcmp(base + i, tag, 3) != 0)
 			continue;
 		unsigned long long v = 0;
 		size_t j = i + 3;
@@ -213,7 +214,7 @@ static int mailbox_scan_size(struct mailbox_scan *sc, int dirfd,
                              const char *name, const struct stat *st,
                              unsigned long long *size, const char **what)
 {
-	if (mailbox_name_vsize(name, mailbox_base_len(name), size) &&
+	if (mailbox_name_field(name, mailbox_base_len(name), 'W', size) &&
 	    *size >= (unsigned long long)st->st_size)
 		return 0;
 	*what = "cannot read";
@@ -224,17 +225,38 @@ static int mailbox_scan_size(struct mailbox_scan *sc, int dirfd,
 	return mailbox_count_file(dirfd, name, sc->chunk, size);
 }
 
+/* A login lists every file; a stat per file is most of its cost in a big
+ * mailbox. A regular file (by d_type) whose name gives the delivery
+ * seconds and both sizes, W= no less than S=, needs none: its name says
+ * everything the snapshot keeps. 1 when m was filled that way. */
+static int mailbox_scan_by_name(const char *name, unsigned char d_type,
+                                struct mailbox_msg *m)
+{
+	size_t len = mailbox_base_len(name);
+	unsigned long long ssize, vsize;
+	if (d_type != DT_REG || name[0] < '0' || name[0] > '9' ||
+	    !mailbox_name_field(name, len, 'S', &ssize) ||
+	    !mailbox_name_field(name, len, 'W', &vsize) || vsize < ssize)
+		return 0;
+	m->size = vsize;
+	m->mtime = strtoll(name, NULL, 10);
+	return 1;
+}
+
 /* Adds the entry name of new/ or cur/ (open as dirfd) to the snapshot.
  * 0 when it was added or is no message (a dot file, not a regular file,
  * vanished meanwhile); -1 with the reason in err. */
 static int mailbox_scan_entry(struct mailbox_scan *sc, int dirfd,
-                              const char *name, int in_cur)
+                              const char *name, unsigned char d_type,
+                              int in_cur)
 {
 	if (name[0] == '.')
 		return 0;
 	struct stat st;
 	const char *what = "cannot stat";
 	struct mailbox_msg m = {.in_cur = in_cur};
+	if (mailbox_scan_by_name(name, d_type, &m))
+		goto named;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		goto fail;
 	if (!S_ISREG(st.st_mode))
@@ -242,6 +264,7 @@ static int mailbox_scan_entry(struct mailbox_scan *sc, int dirfd,
 	m.mtime = (long long)st.st_mtim.tv_sec;
 	if (mailbox_scan_size(sc, dirfd, name, &st, &m.size, &what) < 0)
 		goto fail;
+named:
 	what = "cannot make a uid for";
 	if (mailbox_make_uid(name, m.uid) < 0)
 		goto fail;
@@ -283,7 +306,7 @@ static int mailbox_scan_dir(struct mailbox_scan *sc, int in_cur)
 			}
 			break;
 		}
-		r = mailbox_scan_entry(sc, dirfd(d), e->d_name, in_cur);
+		r = mailbox_scan_entry(sc, dirfd(d), e->d_name, e->d_type, in_cur);
 		if (r < 0)
 			break;
 	}

@@ -23,7 +23,9 @@ struct mailbox_msg {
 	                      * a CRLF added after a last line without one;
 	                      * ",W=" in the name when present (and not below
 	                      * the file's size), else counted */
-	long long mtime;     /* the file's mtime (seconds); an order key */
+	long long mtime;     /* an order key: the file's mtime (seconds), or
+	                      * the name's seconds when the name gave
+	                      * everything and the file was not stat'd */
 };
 
 struct mailbox {
@@ -48,7 +50,8 @@ enum mailbox_open_result {
  * in the same process gets MAILBOX_LOCKED too) and lists new/ and cur/
  * into a snapshot ordered by delivery (the leading seconds of the name, or
  * the mtime for a name without them, then the file's mtime, then the
- * name). Files that vanish while listing are skipped; names starting with
+ * name; a name with leading seconds, S= and W= is trusted without a stat,
+ * so within one second such files sort by name). Files that vanish while listing are skipped; names starting with
  * '.' and anything but regular files (symlinks too) are ignored; a file
  * seen in both new/ and cur/ (moved while listing) is listed once. Mail
  * delivered later is not in the snapshot. *out is set only for
