@@ -3,10 +3,14 @@
 #     make -f bench/bench.mk BUILD=build run
 # Benchmarks print figures; they never fail a build on a number.
 # MSGBENCH_FLAGS=--quick gives a smoke run of a few seconds,
-# SMTPBENCH_FLAGS=--quick one of about half a minute.
+# SMTPBENCH_FLAGS=--quick one of about half a minute, POP3BENCH_FLAGS=--quick
+# one of a few seconds.
 # run-msg: message library vs GMime (msgbench, needs only the library).
 # run-smtp: posthornd vs a private Postfix, loaded by smtp-source (needs
 # $(BUILD)/posthornd and posthornctl, the Debian package postfix, root).
+# run-pop3: posthornd vs a private Dovecot serving the same Maildir, loaded
+# by pop3load (needs $(BUILD)/posthornd and posthornctl, the Debian package
+# dovecot-pop3d, root).
 
 BUILD    ?= build
 CC       ?= cc
@@ -25,16 +29,19 @@ MSGBENCH       := $(BENCHDIR)/msgbench
 MSGBENCH_OBJ   := $(BENCHDIR)/msgbench.o $(BENCHDIR)/gen.o
 MSGBENCH_FLAGS ?=
 
+POP3LOAD        := $(BENCHDIR)/pop3load
+
 PYTHON          ?= /usr/bin/python3
 SMTPBENCH_FLAGS ?=
+POP3BENCH_FLAGS ?=
 
-.PHONY: all run run-msg run-smtp lib clean
+.PHONY: all run run-msg run-smtp run-pop3 lib clean
 # Two benchmarks at once would measure each other.
 .NOTPARALLEL:
 
-all: $(MSGBENCH)
+all: $(MSGBENCH) $(POP3LOAD)
 
-run: run-msg run-smtp
+run: run-msg run-smtp run-pop3
 
 run-msg: $(MSGBENCH)
 	$(MSGBENCH) $(MSGBENCH_FLAGS) --json $(BENCHDIR)/msg.json
@@ -42,6 +49,9 @@ run-msg: $(MSGBENCH)
 run-smtp:
 	@mkdir -p $(BENCHDIR)
 	$(PYTHON) bench/smtpbench.py --build $(BUILD) $(SMTPBENCH_FLAGS) --json $(BENCHDIR)/smtp.json
+
+run-pop3: $(POP3LOAD)
+	$(PYTHON) bench/pop3bench.py --build $(BUILD) $(POP3BENCH_FLAGS) --json $(BENCHDIR)/pop3.json
 
 # The library comes from the main Makefile (normally already built by
 # `make bench`); this only fills it in when bench.mk runs on its own.
@@ -57,7 +67,12 @@ $(BENCHDIR)/%.o: bench/%.c
 $(MSGBENCH): $(MSGBENCH_OBJ) $(LIBA)
 	$(CC) -o $@ $(MSGBENCH_OBJ) $(LIBA) $(GMIME_LIBS) -lm
 
+# The POP3 load generator: plain sockets, no library of ours or anyone's.
+$(POP3LOAD): bench/pop3load.c
+	@mkdir -p $(BENCHDIR)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
 clean:
 	rm -rf $(BENCHDIR)
 
--include $(MSGBENCH_OBJ:.o=.d)
+-include $(MSGBENCH_OBJ:.o=.d) $(POP3LOAD).d

@@ -13,79 +13,30 @@ Usage: bench/smtpbench.py [--quick] [--build DIR] [--json FILE] ...
 """
 
 import argparse
-import json
 import os
 import platform
 import pwd
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import benchlib  # noqa: E402
+from benchlib import (best, catch_signals, cleanups, die, free_port,  # noqa: E402
+                      free_port_base, log, make_top, on_exit, tail, tree_cpu,
+                      write_json)
+
+benchlib.set_prog("smtpbench")
+
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 POSTFIX = "/usr/sbin/postfix"
 RCPT = "bench@bench.test"
 SENDER = "from@bench.test"
 
-# Everything started here is stopped on the way out, whatever happens.
-_cleanups = []
-
-
-def log(msg):
-    print("smtpbench: " + msg, flush=True)
-
-
-def die(msg):
-    log(msg)
-    sys.exit(1)
-
-
-def on_exit():
-    while _cleanups:
-        fn = _cleanups.pop()
-        try:
-            fn()
-        except Exception as e:  # keep going: the rest must stop too
-            log("cleanup: %s" % e)
-
-
-def _sig(signum, _frame):
-    raise KeyboardInterrupt("signal %d" % signum)
-
 
 # --------------------------------------------------------------- helpers
-
-def port_free(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def free_port_base():
-    """A base N with N+25, N+110, ... N+995 all free (posthornctl init)."""
-    offsets = (25, 110, 143, 465, 587, 993, 995)
-    for base in range(21000, 60000, 1000):
-        if all(port_free(base + o) for o in offsets):
-            return base
-    die("no free port base for posthornd")
-
 
 def wait_listening(port, what, proc=None, timeout=15.0):
     end = time.monotonic() + timeout
@@ -126,87 +77,23 @@ def clean_maildir(maildir):
             pass
 
 
-def proc_cpu(pid, children=False):
-    """utime+stime (+ reaped children) of pid in seconds, 0 when gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    tck = os.sysconf("SC_CLK_TCK")
-    # fields[0] is state (field 3); utime is field 14 -> index 11
-    t = int(fields[11]) + int(fields[12])
-    if children:
-        t += int(fields[13]) + int(fields[14])
-    return t / tck
-
-
-def tree_cpu(root):
-    """CPU seconds of root, its reaped children and its live descendants."""
-    if root is None:
-        return 0.0
-    kids = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        kids.setdefault(ppid, []).append(int(name))
-    total, todo = proc_cpu(root, children=True), list(kids.get(root, []))
-    while todo:
-        pid = todo.pop()
-        total += proc_cpu(pid, children=True)
-        todo.extend(kids.get(pid, []))
-    return total
-
-
 # --------------------------------------------------------------- servers
 
-class Posthornd:
-    name = "posthornd"
-
+class Posthornd(benchlib.Posthornd):
     def __init__(self, build, top, limits):
-        self.build = build
-        self.dir = os.path.join(top, "posthorn")
-        self.conf = os.path.join(self.dir, "posthorn.conf")
-        self.logfile = os.path.join(top, "posthornd.log")
+        super().__init__(build, top)
         self.limits = limits
-        self.proc = None
-        self.port = None
         self.maildir = None
 
-    def ctl(self, *args, stdin=None):
-        cmd = [os.path.join(self.build, "posthornctl"), "-c", self.conf] + list(args)
-        r = subprocess.run(cmd, input=stdin, capture_output=True, text=True)
-        if r.returncode != 0:
-            die("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode,
-                                           r.stdout, r.stderr))
-        return r.stdout
-
     def setup(self):
-        base = free_port_base()
+        base = free_port_base(21000)
         self.port = base + 25
-        self.ctl("init", self.dir, "--hostname", "bench.test",
-                 "--domain", "bench.test", "--listen", "127.0.0.1",
-                 "--port-base", str(base))
+        self.init(base)
         self.tune_config()
-        self.ctl("user", "add", "bench", "--password-stdin",
-                 stdin="bench-password\n")
+        self.add_user("bench", "bench-password")
         self.ctl("check")
         data = self.data_dir()
         self.maildir = os.path.join(data, "mail", "bench")
-
-    def data_dir(self):
-        data = "data"
-        with open(self.conf) as f:
-            for line in f:
-                key, sep, val = line.partition("=")
-                if sep and key.strip() == "data_dir":
-                    data = val.split("#", 1)[0].strip()
-        return data if os.path.isabs(data) else os.path.join(self.dir, data)
 
     def tune_config(self):
         """Lift the limits a load generator on one address runs into (20
@@ -234,32 +121,10 @@ class Posthornd:
             f.write("\n".join(out))
 
     def start(self):
-        logf = open(self.logfile, "ab")
-        self.proc = subprocess.Popen(
-            [os.path.join(self.build, "posthornd"), "-c", self.conf, "-f"],
-            stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-            start_new_session=True)
-        logf.close()
-        _cleanups.append(self.stop)
+        self.spawn()
         if not wait_listening(self.port, "posthornd", self.proc):
             die("posthornd did not start; its log %s ends:\n%s"
                 % (self.logfile, tail(self.logfile)))
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def pid(self):
-        return self.proc.pid if self.proc else None
-
-    def cpu(self):
-        return tree_cpu(self.pid())
 
     def version(self):
         return "posthornd (%s)" % self.build
@@ -313,7 +178,7 @@ class Postfix:
                               capture_output=True, text=True, env=env)
 
     def start(self):
-        _cleanups.append(self.stop)
+        cleanups.append(self.stop)
         r = self.postfix("start")
         self.started = True
         if r.returncode != 0 or not wait_listening(self.port, "postfix"):
@@ -353,14 +218,6 @@ class Postfix:
         return "Postfix " + r.stdout.strip()
 
 
-def tail(path, n=15):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return "(no log)"
-
-
 # --------------------------------------------------------------- a run
 
 def one_run(server, sessions, messages, size, reuse, timeout, quiet=False):
@@ -374,7 +231,7 @@ def one_run(server, sessions, messages, size, reuse, timeout, quiet=False):
     t0 = time.monotonic()
     src = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _cleanups.append(lambda: src.poll() is None and src.kill())
+    cleanups.append(lambda: src.poll() is None and src.kill())
     deadline = t0 + timeout
     t_accept = None
     n = 0
@@ -417,13 +274,6 @@ def one_run(server, sessions, messages, size, reuse, timeout, quiet=False):
             % (server.name, sessions, n, messages, t_done,
                t_accept if t_accept is not None else float("nan")))
     return res
-
-
-def best(results):
-    ok = [r for r in results if r["ok"]]
-    if not ok:
-        return results[-1]
-    return max(ok, key=lambda r: r["msgs_per_s"])
 
 
 # --------------------------------------------------------------- main
@@ -485,14 +335,8 @@ def main():
     if not servers:
         die("nothing to measure")
 
-    signal.signal(signal.SIGTERM, _sig)
-    signal.signal(signal.SIGHUP, _sig)
-    top = tempfile.mkdtemp(prefix="smtpbench.", dir=os.environ.get("TMPDIR", "/var/tmp"))
-    os.chmod(top, 0o755)  # the servers run as their own users
-    if not a.keep:
-        _cleanups.append(lambda: shutil.rmtree(top, ignore_errors=True))
-    else:
-        log("files in " + top)
+    catch_signals()
+    top = make_top(os.environ.get("TMPDIR", "/var/tmp"), a.keep)
 
     try:
         objs = []
@@ -584,15 +428,9 @@ def main():
         "ratio_posthornd_postfix": ratios,
     }
     if a.json:
-        os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-        with open(a.json, "w") as f:
-            json.dump(result, f, indent=2)
-            f.write("\n")
+        write_json(a.json, result)
     return 0 if all(r["ok"] for r in rows) else 1
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        on_exit()
+    benchlib.run(main)
