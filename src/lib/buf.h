@@ -44,7 +44,7 @@ char *buf_steal(struct buf *b, size_t *len);
 /* Forgets the contents, keeps the allocation. */
 void buf_reset(struct buf *b);
 
-/* Drops the last n bytes (all if n > len). */
+/* Cuts b down to len bytes (nothing happens when it is not longer). */
 void buf_truncate(struct buf *b, size_t len);
 
 /* Frees the data; b is empty and reusable afterwards. */

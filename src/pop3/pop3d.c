@@ -262,25 +262,13 @@ static void pop3d_line_too_long(struct pop3d_session *s)
  * the line is not complete yet. The limit is applied before scanning. */
 static size_t pop3d_line_step(struct pop3d_session *s, const char *p, size_t n)
 {
-	if (s->discarding) {
-		const char *lf = memchr(p, '\n', n);
-		if (!lf)
-			return n;
-		s->discarding = 0;
+	enum line_result res;
+	size_t len = 0;
+	size_t used = line_next(&s->lines, p, n, pop3d_line_limit(s), &res, &len);
+	if (res == LINE_TOO_LONG)
 		pop3d_line_too_long(s);
-		return (size_t)(lf - p) + 1;
-	}
-	size_t limit = pop3d_line_limit(s);
-	const char *lf = memchr(p, '\n', n < limit ? n : limit);
-	if (!lf) {
-		if (n < limit)
-			return 0;
-		s->discarding = 1;
-		return limit;
-	}
-	size_t len = (size_t)(lf - p);
-	if (len > 0 && p[len - 1] == '\r')
-		len--;
+	if (res != LINE_OK)
+		return used;
 	char *line = malloc(len + 1);
 	if (!line) {
 		pop3d_close_err(s, "SYS/TEMP", "Out of memory");
@@ -295,7 +283,7 @@ static size_t pop3d_line_step(struct pop3d_session *s, const char *p, size_t n)
 	s->cmd = NULL;
 	explicit_bzero(line, len);
 	free(line);
-	return (size_t)(lf - p) + 1;
+	return used;
 }
 
 /* Runs every complete buffered command (pipelining), in order, until a
@@ -445,7 +433,7 @@ void pop3d_tls_done(struct pop3d_session *s, int ok, const char *info)
 		buf_reset(&s->in);
 		s->in_pos = 0;
 	}
-	s->discarding = 0;
+	s->lines.discarding = 0;
 	s->state = POP3D_AUTHORIZATION;
 	log_info(s->id, "STLS: %s", info ? info : "ok");
 	pop3d_arm_timer(s);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
+#include "../lib/line.h"
 #include "../msg/dotstuff.h"
 #include "../store/mailbox.h"
 #include "pop3d.h"
@@ -46,7 +47,7 @@ struct pop3d_session {
 	enum pop3d_state resume; /* where a job returns to */
 	struct buf in;           /* unprocessed input, in[in_pos..len) */
 	size_t in_pos;
-	int discarding;          /* inside an overlong line */
+	struct line_reader lines; /* command and SASL lines */
 	struct buf out;          /* replies not yet handed to io->write */
 	int in_process;          /* pop3d_process is on the stack */
 	unsigned stls_count;     /* STLS accepted so far */

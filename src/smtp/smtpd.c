@@ -339,35 +339,17 @@ static void smtpd_line_too_long(struct smtpd_session *s)
 	smtpd_reply(s, 500, "5.5.6", "Error: line too long");
 }
 
-/* Handles what is left of an overlong line; returns the bytes used. */
-static size_t smtpd_discard_line(struct smtpd_session *s, const char *p,
-                                 size_t n)
-{
-	const char *lf = memchr(p, '\n', n);
-	if (!lf)
-		return n;
-	s->discarding = 0;
-	smtpd_line_too_long(s);
-	return (size_t)(lf - p) + 1;
-}
-
 /* One command or AUTH line from p[0..n): returns the bytes used, 0 when
- * the line is not complete yet. The limit is applied before scanning. */
+ * the line is not complete yet. */
 static size_t smtpd_line_step(struct smtpd_session *s, const char *p, size_t n)
 {
-	if (s->discarding)
-		return smtpd_discard_line(s, p, n);
-	size_t limit = smtpd_line_limit(s);
-	const char *lf = memchr(p, '\n', n < limit ? n : limit);
-	if (!lf) {
-		if (n < limit)
-			return 0;
-		s->discarding = 1;
-		return limit;
-	}
-	size_t len = (size_t)(lf - p);
-	if (len > 0 && p[len - 1] == '\r')
-		len--;
+	enum line_result res;
+	size_t len = 0;
+	size_t used = line_next(&s->lines, p, n, smtpd_line_limit(s), &res, &len);
+	if (res == LINE_TOO_LONG)
+		smtpd_line_too_long(s);
+	if (res != LINE_OK)
+		return used;
 	/* A private NUL-terminated copy: handlers get a C string and the
 	 * input buffer stays untouched. */
 	char *line = malloc(len + 1);
@@ -384,7 +366,7 @@ static size_t smtpd_line_step(struct smtpd_session *s, const char *p, size_t n)
 	s->cmd = NULL;
 	explicit_bzero(line, len);
 	free(line);
-	return (size_t)(lf - p) + 1;
+	return used;
 }
 
 static size_t smtpd_step(struct smtpd_session *s, const char *p, size_t n)
@@ -527,7 +509,7 @@ void smtpd_tls_done(struct smtpd_session *s, int ok, const char *info)
 		buf_reset(&s->in);
 		s->in_pos = 0;
 	}
-	s->discarding = 0;
+	s->lines.discarding = 0;
 	s->skip = 0;
 	s->state = SMTPD_GREETED;
 	log_info(s->id, "STARTTLS: %s", info ? info : "ok");

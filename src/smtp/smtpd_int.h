@@ -10,6 +10,7 @@
 
 #include "../auth/aliases.h"
 #include "../lib/buf.h"
+#include "../lib/line.h"
 #include "../store/spool.h"
 #include "smtpd.h"
 #include "smtpd_addr.h"
@@ -89,7 +90,7 @@ struct smtpd_session {
 	enum smtpd_state resume; /* state to return to after a job/AUTH */
 	struct buf in;           /* unprocessed input, in[in_pos..len) */
 	size_t in_pos;
-	int discarding;          /* inside an overlong command line */
+	struct line_reader lines; /* command and AUTH lines */
 	unsigned long long skip; /* bytes of a refused BDAT chunk to drop */
 	struct buf out;          /* replies not yet handed to io->write */
 	int in_process;          /* smtpd_process is on the stack */
