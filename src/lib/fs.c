@@ -127,17 +127,29 @@ int fs_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* A random 64-bit value for temp names; getrandom rarely fails, and when
- * it does, O_EXCL still guarantees uniqueness, so time and pid suffice. */
-static uint64_t fs_random(void)
+/* SplitMix64's finaliser: spreads the fallback's few changing bits over
+ * all 64. */
+static uint64_t fs_mix(uint64_t x)
 {
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+uint64_t fs_random64(void)
+{
+	static _Atomic uint64_t counter;
 	uint64_t v;
 	if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v)
 		return v;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
-	       ((uint64_t)getpid() << 40);
+	struct timespec rt, mono;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	v = fs_mix((uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec);
+	return fs_mix(v ^ ((uint64_t)mono.tv_nsec << 20) ^
+	              ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)&rt ^
+	              ++counter);
 }
 
 /* Creates "path.tmp.RANDOM" exclusively; its name goes to tmp. */
@@ -146,7 +158,7 @@ static int fs_create_temp(const char *path, mode_t mode, struct buf *tmp)
 	for (int attempt = 0; attempt < 100; attempt++) {
 		buf_reset(tmp);
 		if (buf_printf(tmp, "%s.tmp.%016llx", path,
-		               (unsigned long long)fs_random()) < 0 ||
+		               (unsigned long long)fs_random64()) < 0 ||
 		    !buf_cstr(tmp)) {
 			errno = ENOMEM;
 			return -1;
@@ -158,6 +170,18 @@ static int fs_create_temp(const char *path, mode_t mode, struct buf *tmp)
 	}
 	errno = EEXIST;
 	return -1;
+}
+
+int fs_fsync_close(int fd, int status)
+{
+	int r = status < 0 ? -1 : fsync(fd);
+	int saved = errno;
+	if (close(fd) < 0 && r == 0) {
+		r = -1;
+		saved = errno;
+	}
+	errno = saved;
+	return r;
 }
 
 int fs_write_atomic(const char *path, const void *data, size_t len,
@@ -175,13 +199,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
 	int r = fchmod(fd, mode);
 	if (r == 0)
 		r = fs_write_all(fd, data, len);
-	if (r == 0)
-		r = fsync(fd);
+	r = fs_fsync_close(fd, r);
 	int saved = errno;
-	if (close(fd) < 0 && r == 0) {
-		r = -1;
-		saved = errno;
-	}
 	if (r == 0 && rename(tmp.data, path) < 0) {
 		r = -1;
 		saved = errno;

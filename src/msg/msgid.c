@@ -3,14 +3,13 @@
 #include "msgid.h"
 
 #include "../lib/buf.h"
+#include "../lib/fs.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 static int msgid_is_space(char c)
 {
@@ -168,30 +167,16 @@ static int msgid_domain_ok(const char *d)
 	return 1;
 }
 
-/* SplitMix64 finaliser: spreads the fallback entropy over all bits. */
-static uint64_t msgid_mix(uint64_t x)
+void msg_random_bytes(void *out, size_t n)
 {
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-/* 96 random bits; without getrandom(2), a mix of clocks, pid and a stack
- * address, which still differs between calls, processes and hosts. */
-static void msgid_random(unsigned char out[12])
-{
-	if (getrandom(out, 12, GRND_NONBLOCK) == 12)
-		return;
-	struct timespec rt, mono;
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	uint64_t a = msgid_mix((uint64_t)rt.tv_sec * 1000000000ULL +
-	                       (uint64_t)rt.tv_nsec);
-	uint64_t b = msgid_mix(a ^ ((uint64_t)mono.tv_nsec << 20) ^
-	                       (uint64_t)(uintptr_t)&rt ^ (uint64_t)getpid());
-	memcpy(out, &a, 4);
-	memcpy(out + 4, &b, 8);
+	unsigned char *p = out;
+	while (n > 0) {
+		uint64_t v = fs_random64();
+		size_t k = n < sizeof v ? n : sizeof v;
+		memcpy(p, &v, k);
+		p += k;
+		n -= k;
+	}
 }
 
 /* Appends v in base 36, most significant digit first. */
@@ -236,7 +221,7 @@ int msg_id_generate(const char *domain, char *out, size_t outlen)
 	uint64_t micros = (uint64_t)now.tv_sec * 1000000u +
 	                  (uint64_t)now.tv_nsec / 1000u;
 	unsigned char rnd[12];
-	msgid_random(rnd);
+	msg_random_bytes(rnd, sizeof rnd);
 	char local[64];
 	size_t n = msgid_base36(micros, local);
 	local[n++] = '.';

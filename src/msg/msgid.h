@@ -23,12 +23,18 @@ void msg_id_list_free(struct msg_id_list *list);
 
 /* Writes a new globally unique "<time.random@domain>" (with brackets, NUL
  * terminated) into out: microseconds since the epoch in base 36, then 96
- * bits from getrandom(2) in base 32 (clocks, pid and a stack address when
- * getrandom fails), so two calls in the same process, microsecond or machine
+ * bits of msg_random_bytes in base 32, so two calls in the same process, microsecond or machine
  * never collide in practice. domain NULL or "" means "localhost". Returns
  * length, or -1 when out is too small (128 bytes plus strlen(domain) always
  * suffice) or domain holds bytes that would break the id (space, controls,
  * "()<>@,;:\"). */
 int msg_id_generate(const char *domain, char *out, size_t outlen);
+
+/* Fills out[0..n) with random bytes for ids and unique names (Message-ID,
+ * vCard UID): getrandom(2), or where that fails a mix of clocks, pid and a
+ * counter that still differs between calls and processes (fs_random64).
+ * Never fails; not for secrets (keys, salts), whose callers must handle
+ * getrandom's errors instead of falling back. */
+void msg_random_bytes(void *out, size_t n);
 
 #endif

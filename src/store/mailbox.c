@@ -71,16 +71,10 @@ static const char *mailbox_msg_path(struct buf *out, const struct mailbox *mb,
 	return mailbox_path(out, mb->path, m->in_cur ? "cur" : "new", m->name);
 }
 
-/* Bytes of the Maildir base name: the name up to its ":2,FLAGS" info. */
-static size_t mailbox_base_len(const char *name)
-{
-	return strcspn(name, ":");
-}
-
 static int mailbox_same_base(const char *a, const char *b)
 {
-	size_t n = mailbox_base_len(a);
-	return n == mailbox_base_len(b) && memcmp(a, b, n) == 0;
+	size_t n = maildir_base_len(a);
+	return n == maildir_base_len(b) && memcmp(a, b, n) == 0;
 }
 
 /* RFC 1939 7: a unique-id is 1 to 70 characters in 0x21..0x7E. */
@@ -103,7 +97,7 @@ static int mailbox_uid_valid(const char *base, size_t len)
 static int mailbox_make_uid(const char *name, char uid[MAILBOX_UID_MAX + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t len = mailbox_base_len(name);
+	size_t len = maildir_base_len(name);
 	if (mailbox_uid_valid(name, len)) {
 		memcpy(uid, name, len);
 		uid[len] = '\0';
@@ -122,32 +116,6 @@ static int mailbox_make_uid(const char *name, char uid[MAILBOX_UID_MAX + 1])
 		uid[2 + 2 * i] = hex[md[i] & 15];
 	}
 	uid[1 + 2 * md_len] = '\0';
-	return 0;
-}
-
-/* The ",X=DIGITS" field (X is 'W' or 'S') of a base name (Maildir++ as
- * Dovecot and posthorn write it): 1 with *size set, 0 when there is none
- * or it is malformed or does not fit (the file is counted then). */
-static int mailbox_name_field(const char *base, size_t len, char field,
-                              unsigned long long *size)
-{
-	const char tag[3] = {',', field, '='};
-	for (size_t i = 0; i + 3 < len; i++) {
-		if (memcmp(base + i, tag, 3) != 0)
-			continue;
-		unsigned long long v = 0;
-		size_t j = i + 3;
-		for (; j < len && base[j] >= '0' && base[j] <= '9'; j++) {
-			unsigned d = (unsigned)(base[j] - '0');
-			if (v > (ULLONG_MAX - d) / 10)
-				return 0;
-			v = v * 10 + d;
-		}
-		if (j > i + 3 && (j == len || base[j] == ',')) {
-			*size = v;
-			return 1;
-		}
-	}
 	return 0;
 }
 
@@ -214,7 +182,7 @@ static int mailbox_scan_size(struct mailbox_scan *sc, int dirfd,
                              const char *name, const struct stat *st,
                              unsigned long long *size, const char **what)
 {
-	if (mailbox_name_field(name, mailbox_base_len(name), 'W', size) &&
+	if (maildir_name_field(name, maildir_base_len(name), 'W', size) &&
 	    *size >= (unsigned long long)st->st_size)
 		return 0;
 	*what = "cannot read";
@@ -232,11 +200,11 @@ static int mailbox_scan_size(struct mailbox_scan *sc, int dirfd,
 static int mailbox_scan_by_name(const char *name, unsigned char d_type,
                                 struct mailbox_msg *m)
 {
-	size_t len = mailbox_base_len(name);
+	size_t len = maildir_base_len(name);
 	unsigned long long ssize, vsize;
 	if (d_type != DT_REG || name[0] < '0' || name[0] > '9' ||
-	    !mailbox_name_field(name, len, 'S', &ssize) ||
-	    !mailbox_name_field(name, len, 'W', &vsize) || vsize < ssize)
+	    !maildir_name_field(name, len, 'S', &ssize) ||
+	    !maildir_name_field(name, len, 'W', &vsize) || vsize < ssize)
 		return 0;
 	m->size = vsize;
 	m->mtime = strtoll(name, NULL, 10);
@@ -347,7 +315,7 @@ static int mailbox_cmp_delivery(const void *a, const void *b)
 static int mailbox_cmp_base(const void *a, const void *b)
 {
 	const struct mailbox_msg *x = a, *y = b;
-	size_t lx = mailbox_base_len(x->name), ly = mailbox_base_len(y->name);
+	size_t lx = maildir_base_len(x->name), ly = maildir_base_len(y->name);
 	int r = memcmp(x->name, y->name, lx < ly ? lx : ly);
 	if (r != 0)
 		return r;
@@ -610,7 +578,7 @@ static void mailbox_delete_msg(struct mailbox_update *u, size_t i)
  * kept sorted and single, as the Maildir spec asks. */
 static int mailbox_seen_name(const struct mailbox_msg *m, struct buf *out)
 {
-	size_t base = mailbox_base_len(m->name);
+	size_t base = maildir_base_len(m->name);
 	const char *info = m->name + base;
 	unsigned char flags[UCHAR_MAX + 1] = {0};
 	if (*info) {

@@ -5,11 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,27 +151,14 @@ int maildir_user_path(const char *data_dir, const char *user,
 	return r;
 }
 
-/* 64 random bits for the R part of a name. getrandom rarely fails; when it
- * does, time, pid and a counter still make a collision unlikely, and the
- * O_EXCL-like link/rename below turn one into a retry, not a loss. */
-static uint64_t maildir_random(void)
+int maildir_host_part(struct buf *out, const char *host)
 {
-	static _Atomic uint64_t counter;
-	uint64_t v;
-	if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v)
-		return v;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
-	       ((uint64_t)getpid() << 40) ^ (++counter * 0x9e3779b97f4a7c15u);
-}
-
-/* The host part of a name. The Maildir spec escapes '/' as \057 and ':' as
- * \072; ',' (\054) is escaped too because Maildir++ readers split the
- * ",S=" field on it, and any byte that is not printable ASCII (or the '\'
- * itself) as \ooo so names stay plain text. */
-static int maildir_put_host(struct buf *out, const char *host)
-{
+	char own[256] = "";
+	if (!host || !*host) {
+		if (gethostname(own, sizeof own - 1) < 0 || !*own)
+			strcpy(own, "localhost");
+		host = own;
+	}
 	size_t start = out->len;
 	for (const unsigned char *p = (const unsigned char *)host; *p; p++) {
 		int plain = *p > 0x20 && *p < 0x7f && *p != '/' && *p != ':' &&
@@ -188,6 +175,34 @@ static int maildir_put_host(struct buf *out, const char *host)
 	return 0;
 }
 
+size_t maildir_base_len(const char *name)
+{
+	return strcspn(name, ":");
+}
+
+int maildir_name_field(const char *base, size_t len, char field,
+                       unsigned long long *value)
+{
+	const char tag[3] = {',', field, '='};
+	for (size_t i = 0; i + 3 < len; i++) {
+		if (memcmp(base + i, tag, 3) != 0)
+			continue;
+		unsigned long long v = 0;
+		size_t j = i + 3;
+		for (; j < len && base[j] >= '0' && base[j] <= '9'; j++) {
+			unsigned d = (unsigned)(base[j] - '0');
+			if (v > (ULLONG_MAX - d) / 10)
+				return 0;
+			v = v * 10 + d;
+		}
+		if (j > i + 3 && (j == len || base[j] == ',')) {
+			*value = v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* "SECONDS.R<16 hex>.HOST,S=SIZE,W=VSIZE" into name (replacing its
  * contents). */
 static int maildir_make_name(struct buf *name, const char *host, size_t size,
@@ -195,8 +210,8 @@ static int maildir_make_name(struct buf *name, const char *host, size_t size,
 {
 	buf_reset(name);
 	if (buf_printf(name, "%lld.R%016llx.", (long long)time(NULL),
-	               (unsigned long long)maildir_random()) < 0 ||
-	    maildir_put_host(name, host) < 0 ||
+	               (unsigned long long)fs_random64()) < 0 ||
+	    maildir_host_part(name, host) < 0 ||
 	    buf_printf(name, ",S=%zu,W=%llu", size, vsize) < 0 ||
 	    !buf_cstr(name)) {
 		errno = ENOMEM;
@@ -220,16 +235,17 @@ static int maildir_link_tmp(const char *maildir, const char *src,
 	return r;
 }
 
-/* rename(2) that refuses to replace an existing file (EEXIST), so a name
- * collision in new/ becomes a retry instead of a lost message. File
- * systems without RENAME_NOREPLACE get a plain rename: the 64 random bits
- * of the name are then the only guard, as in every other Maildir writer. */
-static int maildir_rename_noreplace(const char *from, const char *to)
+int maildir_rename_noreplace(const char *from, const char *to)
 {
 	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
+	struct stat st;
+	if (lstat(to, &st) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
 	return rename(from, to);
 }
 
@@ -250,7 +266,7 @@ static int maildir_move_new(const char *maildir, const char *tmp,
 struct maildir_delivery {
 	const char *maildir;
 	const char *src;
-	const char *host;
+	const char *host;  /* NULL or "": this machine's name */
 	size_t size;
 	unsigned long long vsize;
 	int created;       /* maildir_create ran already */
@@ -314,17 +330,6 @@ static int maildir_try(struct maildir_delivery *d, struct buf *err)
 	return 1;
 }
 
-/* The host part of names: the caller's, else this machine's name. */
-static const char *maildir_host(const char *hostname, char *own, size_t len)
-{
-	if (hostname && *hostname)
-		return hostname;
-	if (gethostname(own, len) < 0 || !*own)
-		return "localhost";
-	own[len - 1] = '\0';
-	return own;
-}
-
 static void maildir_delivery_free(struct maildir_delivery *d)
 {
 	int saved = errno;
@@ -376,10 +381,9 @@ int maildir_deliver(const char *maildir, const char *src, size_t size,
 	}
 	if (maildir_check_src(src, size, vsize, err) < 0)
 		return -1;
-	char own[256] = "";
 	struct maildir_delivery d = {
 		.maildir = maildir, .src = src, .size = size, .vsize = vsize,
-		.host = maildir_host(hostname, own, sizeof own),
+		.host = hostname,
 	};
 	int r = maildir_set_path(&d.newdir, maildir, "new", NULL);
 	if (r < 0)

@@ -36,4 +36,30 @@ int maildir_deliver(const char *maildir, const char *src, size_t size,
                     unsigned long long vsize, const char *hostname,
                     struct buf *name_out, struct buf *err);
 
+/* Appends the host part of a Maildir file name for host (NULL or "" means
+ * this machine's name, "localhost" when it has none): '/' as \057 and ':'
+ * as \072 as the Maildir spec says; ',' (Maildir++ splits fields on it),
+ * '\' and every byte that is not printable ASCII as \ooo too. Cut at 128
+ * bytes so a whole name stays under NAME_MAX. 0, or -1 when out of memory
+ * (out may then hold part of it). */
+int maildir_host_part(struct buf *out, const char *host);
+
+/* rename(2) that never replaces an existing target (-1, errno EEXIST), so
+ * a name collision becomes another draw instead of a lost message or
+ * folder. Where the file system lacks RENAME_NOREPLACE it checks and then
+ * renames; that race needs a second writer in the same directory. 0 or -1
+ * with errno. */
+int maildir_rename_noreplace(const char *from, const char *to);
+
+/* Bytes of a Maildir file name before its ":2,FLAGS" info: the base name,
+ * which stays the same when flags change. */
+size_t maildir_base_len(const char *name);
+
+/* The ",X=DIGITS" field (field is 'S' or 'W') of the base name base[0..len)
+ * as Maildir++ (S=, quota size) and Dovecot (W=, RFC 1939 size) write it:
+ * 1 with *value set, 0 when there is none or it is malformed or does not
+ * fit in 64 bits. */
+int maildir_name_field(const char *base, size_t len, char field,
+                       unsigned long long *value);
+
 #endif

@@ -273,14 +273,8 @@ static int spool_copy(const char *src, const char *dst)
 		errno = saved;
 		return -1;
 	}
-	int r = spool_copy_fd(in, out);
-	if (r == 0)
-		r = fsync(out);
+	int r = fs_fsync_close(out, spool_copy_fd(in, out));
 	int saved = errno;
-	if (close(out) < 0 && r == 0) {
-		r = -1;
-		saved = errno;
-	}
 	close(in);
 	if (r < 0)
 		unlink(dst);

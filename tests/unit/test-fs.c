@@ -303,6 +303,56 @@ static void test_join(void **state)
 	buf_free(&b);
 }
 
+/* fsync then close; the fd is closed on every path, and the first
+ * failure's errno is the one reported. */
+static void test_fsync_close(void **state)
+{
+	struct tmp *t = *state;
+	char path[128];
+	snprintf(path, sizeof path, "%s/f", t->dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_write_all(fd, "abc", 3), 0);
+	assert_int_equal(fs_fsync_close(fd, 0), 0);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+
+	/* the caller's failure: no fsync, its errno kept, fd closed */
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	errno = ENOSPC;
+	assert_int_equal(fs_fsync_close(fd, -1), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+
+	/* fsync fails (a pipe cannot be synced): still closed */
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	errno = 0;
+	assert_int_equal(fs_fsync_close(p[1], 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(fcntl(p[1], F_GETFD), -1);
+	close(p[0]);
+
+	errno = 0;
+	assert_int_equal(fs_fsync_close(-1, 0), -1);
+	assert_int_equal(errno, EBADF);
+}
+
+/* 256 draws are distinct and every bit takes both values. */
+static void test_random64(void **state)
+{
+	(void)state;
+	uint64_t v[256], ones = 0, zeros = 0;
+	for (size_t i = 0; i < 256; i++) {
+		v[i] = fs_random64();
+		ones |= v[i];
+		zeros |= ~v[i];
+		for (size_t j = 0; j < i; j++)
+			assert_true(v[i] != v[j]);
+	}
+	assert_true(ones == UINT64_MAX && zeros == UINT64_MAX);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tmp_setup, tmp_teardown)
 
 int main(void)
@@ -319,6 +369,8 @@ int main(void)
 		T(test_fsync_dir_and_parent),
 		T(test_write_all_pipe),
 		T(test_join),
+		T(test_random64),
+		T(test_fsync_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,6 +305,109 @@ static void test_host_is_sanitised(void **state)
 	buf_free(&md); buf_free(&name);
 }
 
+/* The host part alone: escapes, the cut at 128 bytes, appending after what
+ * out holds, and this machine's name for NULL or "". */
+static void test_host_part(void **state)
+{
+	(void)state;
+	struct buf out = BUF_INIT;
+	assert_int_equal(buf_puts(&out, "x."), 0);
+	assert_int_equal(maildir_host_part(&out, "mx1.example"), 0);
+	assert_string_equal(buf_cstr(&out), "x.mx1.example");
+	buf_reset(&out);
+	assert_int_equal(maildir_host_part(&out, "a/b:c,d\\e f\x7f"), 0);
+	assert_string_equal(buf_cstr(&out), "a\\057b\\072c\\054d\\134e\\040f\\177");
+
+	char long_host[301];
+	memset(long_host, ':', 300);
+	long_host[300] = '\0';
+	buf_reset(&out);
+	assert_int_equal(maildir_host_part(&out, long_host), 0);
+	assert_int_equal(out.len, 128); /* 32 whole escapes, none split */
+
+	for (int i = 0; i < 2; i++) {
+		buf_reset(&out);
+		assert_int_equal(maildir_host_part(&out, i ? "" : NULL), 0);
+		assert_true(out.len > 0 && out.len <= 128);
+		assert_null(strpbrk(buf_cstr(&out), "/:,"));
+	}
+	buf_free(&out);
+}
+
+/* A rename never replaces: EEXIST leaves both files as they were. */
+static void test_rename_noreplace(void **state)
+{
+	const char *dir = *state;
+	struct buf a = BUF_INIT, b = BUF_INIT, c = BUF_INIT, data = BUF_INIT;
+	path_of(&a, dir, "a");
+	path_of(&b, dir, "b");
+	path_of(&c, dir, "c");
+	assert_int_equal(fs_write_atomic(a.data, "A", 1, 0600), 0);
+	assert_int_equal(fs_write_atomic(b.data, "B", 1, 0600), 0);
+
+	errno = 0;
+	assert_int_equal(maildir_rename_noreplace(a.data, b.data), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(fs_read_file(a.data, 16, &data), 0);
+	assert_int_equal(fs_read_file(b.data, 16, &data), 0);
+	assert_memory_equal(data.data, "AB", 2);
+
+	assert_int_equal(maildir_rename_noreplace(a.data, c.data), 0);
+	assert_int_equal(access(a.data, F_OK), -1);
+	buf_reset(&data);
+	assert_int_equal(fs_read_file(c.data, 16, &data), 0);
+	assert_memory_equal(data.data, "A", 1);
+
+	errno = 0;
+	assert_int_equal(maildir_rename_noreplace(a.data, b.data), -1);
+	assert_int_equal(errno, ENOENT);
+	buf_free(&a); buf_free(&b); buf_free(&c); buf_free(&data);
+}
+
+/* The base name and its ",S=" / ",W=" fields, and every way a field can be
+ * missing or malformed. */
+static void test_name_fields(void **state)
+{
+	(void)state;
+	const char *name = "1700000000.R0123.host,S=1234,W=1260:2,RS";
+	size_t len = maildir_base_len(name);
+	assert_int_equal(len, strlen("1700000000.R0123.host,S=1234,W=1260"));
+	assert_int_equal(maildir_base_len("no-info"), 7);
+	assert_int_equal(maildir_base_len(":2,S"), 0);
+
+	unsigned long long v = 99;
+	assert_int_equal(maildir_name_field(name, len, 'S', &v), 1);
+	assert_int_equal(v, 1234);
+	assert_int_equal(maildir_name_field(name, len, 'W', &v), 1);
+	assert_int_equal(v, 1260);
+	assert_int_equal(maildir_name_field(name, len, 'X', &v), 0);
+	/* only the first len bytes count: W= is cut off */
+	assert_int_equal(maildir_name_field(name, len - 10, 'W', &v), 0);
+	assert_int_equal(v, 1260);
+
+	static const char *const bad[] = {
+		"1.R1.host",               /* none */
+		"1.R1.host,S=",            /* no digits */
+		"1.R1.host,S=12x",         /* junk after the digits */
+		"1.R1.host,S=-1",          /* sign */
+		"1.R1.hostS=12",           /* no comma before it */
+		"1.R1.host,S=18446744073709551616", /* 2^64 does not fit */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		v = 7;
+		assert_int_equal(maildir_name_field(bad[i], strlen(bad[i]), 'S',
+		                                    &v), 0);
+		assert_int_equal(v, 7);
+	}
+	const char *max = "1.R1.host,S=18446744073709551615,W=1";
+	assert_int_equal(maildir_name_field(max, strlen(max), 'S', &v), 1);
+	assert_true(v == 18446744073709551615ULL);
+	/* a malformed first field does not hide a good later one */
+	const char *two = "1.R1.h,S=x,S=5";
+	assert_int_equal(maildir_name_field(two, strlen(two), 'S', &v), 1);
+	assert_int_equal(v, 5);
+}
+
 /* A Maildir with tmp/ but without new/ (half created by someone else) is
  * completed on the way. */
 static void test_deliver_completes_half_made_maildir(void **state)
@@ -520,6 +623,9 @@ int main(void)
 		T(test_deliver_links_into_fresh_maildir),
 		T(test_deliver_many_gets_distinct_names),
 		T(test_host_is_sanitised),
+		T(test_host_part),
+		T(test_rename_noreplace),
+		T(test_name_fields),
 		T(test_deliver_completes_half_made_maildir),
 		T(test_deliver_errors_leave_nothing),
 		T(test_deliver_records_crlf_size),

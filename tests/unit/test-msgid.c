@@ -210,6 +210,28 @@ static void test_generate_edges(void **state)
 	assert_int_equal(msg_id_generate("a\r\nb", out, sizeof out), -1);
 }
 
+/* Exactly n bytes are written, for n not a multiple of 8 too, and two
+ * draws differ. */
+static void test_random_bytes(void **state)
+{
+	(void)state;
+	unsigned char a[24], b[24];
+	memset(a, 0xAA, sizeof a);
+	msg_random_bytes(a, 0);
+	for (size_t i = 0; i < sizeof a; i++)
+		assert_int_equal(a[i], 0xAA);
+	for (size_t n = 1; n <= 17; n++) {
+		memset(a, 0xAA, sizeof a);
+		memset(b, 0xAA, sizeof b);
+		msg_random_bytes(a, n);
+		msg_random_bytes(b, n);
+		for (size_t i = n; i < sizeof a; i++)
+			assert_true(a[i] == 0xAA && b[i] == 0xAA);
+		if (n >= 8)
+			assert_memory_not_equal(a, b, n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_many_ids),
 		cmocka_unit_test(test_generate_unique),
 		cmocka_unit_test(test_generate_edges),
+		cmocka_unit_test(test_random_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
