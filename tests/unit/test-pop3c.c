@@ -31,6 +31,7 @@
  * to a trailing '*'), then what it sends (raw, CRLFs included). A step
  * without expect sends at once. The script ends at {NULL, NULL}. Without
  * a greeting the server hangs up at once. */
+#define END {NULL, NULL}
 struct step {
 	const char *expect;
 	const char *reply;
@@ -41,7 +42,9 @@ struct fake {
 	int port;
 	pthread_t thread;
 	const char *greeting;
+	const struct step *prefix; /* run before steps (NULL: none) */
 	const struct step *steps;
+	int finished;        /* fake_finish joined the thread */
 	char got[65536];     /* the lines the server received, each + "\n" */
 	size_t got_len;
 	int bytewise;        /* send one byte per segment (TCP_NODELAY) */
@@ -97,6 +100,31 @@ static int expect_matches(const char *expect, const char *line)
 	return strcmp(expect, line) == 0;
 }
 
+/* Plays one script on fd: -1 when the client hung up or the script
+ * closes the connection. */
+static int fake_script(struct fake *f, int fd, const struct step *s)
+{
+	char line[4096];
+	for (; s && (s->expect || s->reply); s++) {
+		if (s->expect) {
+			if (fake_read_line(fd, line, sizeof line) < 0)
+				return -1;
+			fake_got(f, line);
+			if (!expect_matches(s->expect, line) && !f->mismatch) {
+				f->mismatch = 1;
+				snprintf(f->mismatch_line, sizeof f->mismatch_line,
+				         "expected \"%.200s\", got \"%.200s\"",
+				         s->expect, line);
+			}
+		}
+		if (s->reply && strcmp(s->reply, CLOSE) == 0)
+			return -1;
+		if (s->reply)
+			fake_send(fd, s->reply, f->bytewise);
+	}
+	return 0;
+}
+
 static void *fake_run(void *arg)
 {
 	struct fake *f = arg;
@@ -114,24 +142,8 @@ static void *fake_run(void *arg)
 	if (!f->greeting)
 		goto out; /* hangs up at once */
 	fake_send(fd, f->greeting, f->bytewise);
-	for (const struct step *s = f->steps; s && (s->expect || s->reply);
-	     s++) {
-		if (s->expect) {
-			if (fake_read_line(fd, line, sizeof line) < 0)
-				goto out;
-			fake_got(f, line);
-			if (!expect_matches(s->expect, line) && !f->mismatch) {
-				f->mismatch = 1;
-				snprintf(f->mismatch_line, sizeof f->mismatch_line,
-				         "expected \"%.200s\", got \"%.200s\"",
-				         s->expect, line);
-			}
-		}
-		if (s->reply && strcmp(s->reply, CLOSE) == 0)
-			goto out;
-		if (s->reply)
-			fake_send(fd, s->reply, f->bytewise);
-	}
+	if (fake_script(f, fd, f->prefix) < 0 || fake_script(f, fd, f->steps) < 0)
+		goto out;
 	/* Whatever else comes (QUIT of a test that did not script it). */
 	while (fake_read_line(fd, line, sizeof line) == 0)
 		fake_got(f, line);
@@ -148,15 +160,14 @@ static void trace_to_buf(void *arg, char dir, const char *line, size_t len)
 	(void)buf_putc(&f->trace, '\n');
 }
 
-static struct fake *fake_start_mode(const char *greeting,
-                                    const struct step *steps, int bytewise)
+static void fake_start(struct fake *f, const char *greeting,
+                       const struct step *prefix, const struct step *steps,
+                       int bytewise)
 {
-	struct fake *f = calloc(1, sizeof *f);
-	assert_non_null(f);
 	f->bytewise = bytewise;
 	f->greeting = greeting;
+	f->prefix = prefix;
 	f->steps = steps;
-	buf_init(&f->trace, 0);
 	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(f->lfd >= 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET};
@@ -167,12 +178,6 @@ static struct fake *fake_start_mode(const char *greeting,
 	assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&sa, &len), 0);
 	f->port = ntohs(sa.sin_port);
 	assert_int_equal(pthread_create(&f->thread, NULL, fake_run, f), 0);
-	return f;
-}
-
-static struct fake *fake_start(const char *greeting, const struct step *steps)
-{
-	return fake_start_mode(greeting, steps, 0);
 }
 
 /* Joins the server and checks it saw what the script expected. */
@@ -180,16 +185,11 @@ static void fake_finish(struct fake *f)
 {
 	pthread_join(f->thread, NULL);
 	close(f->lfd);
+	f->finished = 1;
 	f->got[f->got_len] = '\0';
+	(void)buf_cstr(&f->trace);
 	if (f->mismatch)
 		fail_msg("%s", f->mismatch_line);
-	(void)buf_cstr(&f->trace);
-}
-
-static void fake_free(struct fake *f)
-{
-	buf_free(&f->trace);
-	free(f);
 }
 
 static struct net_conn *fake_connect(struct fake *f)
@@ -206,11 +206,15 @@ static struct net_conn *fake_connect(struct fake *f)
 	return c;
 }
 
-/* Per-test state: an error, a net error and a why. */
+/* Per-test state: an error, a net error, a why and the fake server (the
+ * teardown frees it, joining its thread first when a test failed before
+ * finishing it). */
 struct ctx {
 	struct pop3c_error e;
 	enum net_err err;
 	struct buf why;
+	struct fake f;
+	int serving;
 };
 
 static int ctx_setup(void **state)
@@ -220,6 +224,7 @@ static int ctx_setup(void **state)
 		return -1;
 	pop3c_error_init(&c->e);
 	buf_init(&c->why, 0);
+	buf_init(&c->f.trace, 0);
 	*state = c;
 	return 0;
 }
@@ -227,30 +232,121 @@ static int ctx_setup(void **state)
 static int ctx_teardown(void **state)
 {
 	struct ctx *c = *state;
+	if (c->serving && !c->f.finished) {
+		pthread_join(c->f.thread, NULL);
+		close(c->f.lfd);
+	}
 	pop3c_error_free(&c->e);
 	buf_free(&c->why);
+	buf_free(&c->f.trace);
 	free(c);
 	return 0;
-}
-
-static struct pop3c *start(struct ctx *c, struct fake *f)
-{
-	struct pop3c *p = pop3c_start(fake_connect(f), &c->e, &c->err, &c->why);
-	if (!p)
-		fail_msg("start: %s", buf_cstr(&c->why));
-	return p;
 }
 
 #define GREET "+OK ready <1896.697170952@dbc.mr.net>\r\n"
 #define CAPA_USER "+OK caps\r\nUSER\r\nUIDL\r\nTOP\r\nRESP-CODES\r\n.\r\n"
 #define CAPA_PLAIN "+OK caps\r\nUSER\r\nUIDL\r\nSASL LOGIN PLAIN\r\n" \
                    "RESP-CODES\r\n.\r\n"
+#define LOGIN_STEPS {"USER bob", "+OK\r\n"}, {"PASS s3cret", "+OK\r\n"}
+#define QUIT_OK {"QUIT", "+OK\r\n"}
 
-static void expect_quit(struct ctx *c, struct pop3c **p)
+/* What a logged-in session starts with. */
+static const struct step capa_login[] = {{"CAPA", CAPA_USER}, LOGIN_STEPS,
+                                         END};
+
+/* Starts the fake server (greeting, then prefix, then steps) for c; a
+ * test may run several sessions one after the other. */
+static struct fake *serve(struct ctx *c, const char *greeting,
+                          const struct step *prefix, const struct step *steps,
+                          int bytewise)
+{
+	if (c->serving) {
+		assert_true(c->f.finished);
+		buf_free(&c->f.trace);
+		memset(&c->f, 0, sizeof c->f);
+		buf_init(&c->f.trace, 0);
+	}
+	c->serving = 1;
+	fake_start(&c->f, greeting, prefix, steps, bytewise);
+	return &c->f;
+}
+
+static struct pop3c *start(struct ctx *c)
+{
+	struct pop3c *p = pop3c_start(fake_connect(&c->f), &c->e, &c->err,
+	                              &c->why);
+	if (!p)
+		fail_msg("start: %s", buf_cstr(&c->why));
+	return p;
+}
+
+/* A session with GREET and the script steps (which begin with CAPA). */
+static struct pop3c *session(struct ctx *c, const struct step *steps)
+{
+	serve(c, GREET, NULL, steps, 0);
+	return start(c);
+}
+
+static int login(struct ctx *c, struct pop3c *p, const char *user,
+                 const char *pass)
+{
+	return pop3c_login(p, user, pass, &c->e, &c->err, &c->why);
+}
+
+/* A session logged in as bob (capa_login), then the script steps. */
+static struct pop3c *session_login_mode(struct ctx *c,
+                                        const struct step *steps,
+                                        int bytewise)
+{
+	serve(c, GREET, capa_login, steps, bytewise);
+	struct pop3c *p = start(c);
+	assert_int_equal(login(c, p, "bob", "s3cret"), 0);
+	return p;
+}
+
+static struct pop3c *session_login(struct ctx *c, const struct step *steps)
+{
+	return session_login_mode(c, steps, 0);
+}
+
+/* pop3c_start against greeting and steps fails with err. */
+static void start_fails(struct ctx *c, const char *greeting,
+                        const struct step *steps, enum net_err err)
+{
+	serve(c, greeting, NULL, steps, 0);
+	assert_null(pop3c_start(fake_connect(&c->f), &c->e, &c->err, &c->why));
+	assert_int_equal(c->err, err);
+	fake_finish(&c->f);
+}
+
+/* A call returned r: it must have failed with err, and, when given, the
+ * response code and text. */
+static void assert_failed(struct ctx *c, int r, enum net_err err,
+                          const char *code, const char *text)
+{
+	assert_int_equal(r, -1);
+	assert_int_equal(c->err, err);
+	if (code)
+		assert_string_equal(c->e.code, code);
+	if (text)
+		assert_string_equal(buf_cstr(&c->e.text), text);
+}
+
+/* Ends the session with a QUIT the server accepts. */
+static void end_quit(struct ctx *c, struct pop3c **p)
 {
 	buf_reset(&c->why);
 	assert_int_equal(pop3c_quit(p, &c->e, &c->err, &c->why), 0);
 	assert_null(*p);
+	fake_finish(&c->f);
+}
+
+/* Ends the session without a word to the server. */
+static void end_abort(struct ctx *c, struct pop3c **p)
+{
+	pop3c_abort(p);
+	assert_null(*p);
+	fake_finish(&c->f);
 }
 
 /* ---- greeting and CAPA ---- */
@@ -258,37 +354,21 @@ static void expect_quit(struct ctx *c, struct pop3c **p)
 static void test_greeting_err(void **state)
 {
 	struct ctx *c = *state;
-	struct fake *f = fake_start("-ERR [SYS/TEMP] too busy\r\n", NULL);
-	struct pop3c *p = pop3c_start(fake_connect(f), &c->e, &c->err,
-	                              &c->why);
-	assert_null(p);
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
-	assert_string_equal(c->e.code, "SYS/TEMP");
-	assert_string_equal(buf_cstr(&c->e.text), "too busy");
+	start_fails(c, "-ERR [SYS/TEMP] too busy\r\n", NULL, NET_ERR_PROTOCOL);
+	assert_failed(c, -1, NET_ERR_PROTOCOL, "SYS/TEMP", "too busy");
 	assert_non_null(strstr(buf_cstr(&c->why), "too busy"));
-	fake_finish(f);
-	fake_free(f);
 }
 
 static void test_greeting_garbage(void **state)
 {
 	struct ctx *c = *state;
-	struct fake *f = fake_start("220 smtp.example.org ESMTP\r\n", NULL);
-	assert_null(pop3c_start(fake_connect(f), &c->e, &c->err, &c->why));
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
+	start_fails(c, "220 smtp.example.org ESMTP\r\n", NULL, NET_ERR_PROTOCOL);
 	assert_string_equal(buf_cstr(&c->e.text), "220 smtp.example.org ESMTP");
-	fake_finish(f);
-	fake_free(f);
 }
 
 static void test_greeting_closed(void **state)
 {
-	struct ctx *c = *state;
-	struct fake *f = fake_start(NULL, NULL);
-	assert_null(pop3c_start(fake_connect(f), &c->e, &c->err, &c->why));
-	assert_int_equal(c->err, NET_ERR_CLOSED);
-	fake_finish(f);
-	fake_free(f);
+	start_fails(*state, NULL, NULL, NET_ERR_CLOSED);
 }
 
 static void test_capa_parse(void **state)
@@ -300,10 +380,9 @@ static void test_capa_parse(void **state)
 		         "SASL LOGIN PLAIN CRAM-MD5\r\nRESP-CODES\r\nSTLS\r\n"
 		         "IMPLEMENTATION x y z\r\nX-NOTHING\r\n.\r\n"},
 		{"QUIT", "+OK bye\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
+	struct pop3c *p = session(c, steps);
 	const struct pop3c_caps *k = pop3c_caps(p);
 	assert_int_equal(k->capa, 1);
 	assert_int_equal(k->stls, 1);
@@ -315,10 +394,8 @@ static void test_capa_parse(void **state)
 	assert_int_equal(k->resp_codes, 1);
 	assert_string_equal(pop3c_timestamp(p), "<1896.697170952@dbc.mr.net>");
 	assert_non_null(pop3c_conn(p));
-	expect_quit(c, &p);
-	fake_finish(f);
-	assert_non_null(strstr(f->trace.data, "S: IMPLEMENTATION x y z\n"));
-	fake_free(f);
+	end_quit(c, &p);
+	assert_non_null(strstr(c->f.trace.data, "S: IMPLEMENTATION x y z\n"));
 }
 
 static void test_capa_minimal(void **state)
@@ -326,10 +403,10 @@ static void test_capa_minimal(void **state)
 	struct ctx *c = *state;
 	static const struct step steps[] = {
 		{"CAPA", "+OK\r\nSASL LOGIN\r\nPLAINTEXT\r\n.\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start("+OK\r\n", steps);
-	struct pop3c *p = start(c, f);
+	serve(c, "+OK\r\n", NULL, steps, 0);
+	struct pop3c *p = start(c);
 	const struct pop3c_caps *k = pop3c_caps(p);
 	assert_int_equal(k->capa, 1);
 	assert_int_equal(k->sasl_plain, 0);
@@ -337,12 +414,9 @@ static void test_capa_minimal(void **state)
 	assert_int_equal(k->uidl, 0);
 	assert_int_equal(k->stls, 0);
 	assert_string_equal(pop3c_timestamp(p), "");
-	pop3c_abort(&p);
-	assert_null(p);
-	fake_finish(f);
+	end_abort(c, &p);
 	/* abort sends no QUIT: nothing after CAPA. */
-	assert_string_equal(f->got, "CAPA\n");
-	fake_free(f);
+	assert_string_equal(c->f.got, "CAPA\n");
 }
 
 static void test_capa_err_fallback(void **state)
@@ -352,37 +426,28 @@ static void test_capa_err_fallback(void **state)
 		{"CAPA", "-ERR unknown command\r\n"},
 		{"USER bob", "+OK\r\n"},
 		{"PASS s3cret", "+OK welcome\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
+	struct pop3c *p = session(c, steps);
 	const struct pop3c_caps *k = pop3c_caps(p);
 	assert_int_equal(k->capa, 0);
 	assert_int_equal(k->user, 1);
 	assert_int_equal(k->uidl, 1);
 	assert_int_equal(k->sasl_plain, 0);
 	assert_int_equal(c->why.len, 0);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), 0);
-	expect_quit(c, &p);
-	fake_finish(f);
-	fake_free(f);
+	assert_int_equal(login(c, p, "bob", "s3cret"), 0);
+	end_quit(c, &p);
 }
 
 static void test_capa_closed(void **state)
 {
-	struct ctx *c = *state;
 	static const struct step steps[] = {
 		{"CAPA", "+OK\r\nUSER\r\n"},
 		{NULL, CLOSE},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	assert_null(pop3c_start(fake_connect(f), &c->e, &c->err, &c->why));
-	assert_int_equal(c->err, NET_ERR_CLOSED);
-	fake_finish(f);
-	fake_free(f);
+	start_fails(*state, GREET, steps, NET_ERR_CLOSED);
 }
 
 /* ---- login ---- */
@@ -395,19 +460,15 @@ static void test_user_pass_ok(void **state)
 		{"USER bob", "+OK send your password\r\n"},
 		{"PASS s3cret", "+OK 2 messages\r\n"},
 		{"QUIT", "+OK bye\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), 0);
-	expect_quit(c, &p);
-	fake_finish(f);
-	assert_string_equal(f->got, "CAPA\nUSER bob\nPASS s3cret\nQUIT\n");
-	assert_non_null(strstr(f->trace.data, "C: USER bob\n"));
-	assert_non_null(strstr(f->trace.data, "C: PASS <redacted>\n"));
-	assert_null(strstr(f->trace.data, "s3cret"));
-	fake_free(f);
+	struct pop3c *p = session(c, steps);
+	assert_int_equal(login(c, p, "bob", "s3cret"), 0);
+	end_quit(c, &p);
+	assert_string_equal(c->f.got, "CAPA\nUSER bob\nPASS s3cret\nQUIT\n");
+	assert_non_null(strstr(c->f.trace.data, "C: USER bob\n"));
+	assert_non_null(strstr(c->f.trace.data, "C: PASS <redacted>\n"));
+	assert_null(strstr(c->f.trace.data, "s3cret"));
 }
 
 static void test_user_pass_auth_err(void **state)
@@ -417,65 +478,54 @@ static void test_user_pass_auth_err(void **state)
 		{"CAPA", CAPA_USER},
 		{"USER bob", "+OK\r\n"},
 		{"PASS wrong-pw", "-ERR [AUTH] invalid\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "wrong-pw", &c->e, &c->err,
-	                             &c->why), -1);
-	assert_int_equal(c->err, NET_OK);
-	assert_string_equal(c->e.code, "AUTH");
-	assert_string_equal(buf_cstr(&c->e.text), "invalid");
+	struct pop3c *p = session(c, steps);
+	assert_failed(c, login(c, p, "bob", "wrong-pw"), NET_OK, "AUTH",
+	              "invalid");
 	assert_non_null(strstr(buf_cstr(&c->why), "-ERR [AUTH] invalid"));
-	expect_quit(c, &p);
-	fake_finish(f);
-	assert_null(strstr(f->trace.data, "wrong-pw"));
-	fake_free(f);
+	end_quit(c, &p);
+	assert_null(strstr(c->f.trace.data, "wrong-pw"));
+}
+
+/* A login the server refuses at USER or PASS: the error is what comes
+ * back, the password never shows in the transcript, and the server saw
+ * exactly got (when given). */
+static void login_refused(struct ctx *c, const struct step *steps,
+                          enum net_err err, const char *code,
+                          const char *text, const char *got)
+{
+	struct pop3c *p = session(c, steps);
+	assert_failed(c, login(c, p, "bob", "s3cret"), err, code, text);
+	end_abort(c, &p);
+	assert_null(strstr(c->f.trace.data, "s3cret"));
+	if (got)
+		assert_string_equal(c->f.got, got);
 }
 
 static void test_user_refused(void **state)
 {
-	struct ctx *c = *state;
 	static const struct step steps[] = {
 		{"CAPA", CAPA_USER},
 		{"USER bob", "-ERR [AUTH] Plaintext authentication disallowed\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), -1);
-	assert_int_equal(c->err, NET_OK);
-	assert_string_equal(c->e.code, "AUTH");
-	assert_string_equal(buf_cstr(&c->e.text),
-	                    "Plaintext authentication disallowed");
-	pop3c_abort(&p);
-	fake_finish(f);
 	/* PASS was never sent once USER failed. */
-	assert_string_equal(f->got, "CAPA\nUSER bob\n");
-	fake_free(f);
+	login_refused(*state, steps, NET_OK, "AUTH",
+	              "Plaintext authentication disallowed", "CAPA\nUSER bob\n");
 }
 
 static void test_in_use_code(void **state)
 {
-	struct ctx *c = *state;
 	static const struct step steps[] = {
 		{"CAPA", CAPA_USER},
 		{"USER bob", "+OK\r\n"},
 		{"PASS s3cret", "-ERR [IN-USE] Mailbox is locked\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), -1);
-	assert_string_equal(c->e.code, "IN-USE");
-	assert_string_equal(buf_cstr(&c->e.text), "Mailbox is locked");
-	pop3c_abort(&p);
-	fake_finish(f);
-	assert_null(strstr(f->trace.data, "s3cret"));
-	fake_free(f);
+	login_refused(*state, steps, NET_OK, "IN-USE", "Mailbox is locked",
+	              NULL);
 }
 
 /* Text that only looks like a code stays text; control bytes are masked. */
@@ -486,18 +536,10 @@ static void test_err_without_code(void **state)
 		{"CAPA", CAPA_USER},
 		{"USER bob", "+OK\r\n"},
 		{"PASS s3cret", "-ERR [not a code] nope\033[31m\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), -1);
-	assert_string_equal(c->e.code, "");
-	assert_string_equal(buf_cstr(&c->e.text), "[not a code] nope?[31m");
+	login_refused(c, steps, NET_OK, "", "[not a code] nope?[31m", NULL);
 	assert_null(strchr(buf_cstr(&c->why), '\033'));
-	pop3c_abort(&p);
-	fake_finish(f);
-	fake_free(f);
 }
 
 static void test_auth_plain_wire(void **state)
@@ -506,19 +548,15 @@ static void test_auth_plain_wire(void **state)
 	static const struct step steps[] = {
 		{"CAPA", CAPA_PLAIN},
 		{"AUTH PLAIN AGJvYgBzM2NyZXQ=", "+OK Logged in\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), 0);
-	expect_quit(c, &p);
-	fake_finish(f);
-	assert_non_null(strstr(f->trace.data, "C: AUTH PLAIN <redacted>\n"));
-	assert_null(strstr(f->trace.data, "s3cret"));
-	assert_null(strstr(f->trace.data, "AGJvYgBzM2NyZXQ="));
-	fake_free(f);
+	struct pop3c *p = session(c, steps);
+	assert_int_equal(login(c, p, "bob", "s3cret"), 0);
+	end_quit(c, &p);
+	assert_non_null(strstr(c->f.trace.data, "C: AUTH PLAIN <redacted>\n"));
+	assert_null(strstr(c->f.trace.data, "s3cret"));
+	assert_null(strstr(c->f.trace.data, "AGJvYgBzM2NyZXQ="));
 }
 
 /* Over 255 octets the response follows an empty challenge (RFC 5034 4). */
@@ -539,21 +577,17 @@ static void test_auth_plain_long(void **state)
 		{"CAPA", CAPA_PLAIN},
 		{"AUTH PLAIN", "+ \r\n"},
 		{buf_cstr(&b64), "+OK Logged in\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, user, pass, &c->e, &c->err, &c->why),
-	                 0);
-	expect_quit(c, &p);
-	fake_finish(f);
-	assert_null(strstr(f->trace.data, "ppppp"));
-	assert_null(strstr(f->trace.data, b64.data));
-	assert_non_null(strstr(f->trace.data, "C: AUTH PLAIN\n"));
+	struct pop3c *p = session(c, steps);
+	assert_int_equal(login(c, p, user, pass), 0);
+	end_quit(c, &p);
+	assert_null(strstr(c->f.trace.data, "ppppp"));
+	assert_null(strstr(c->f.trace.data, b64.data));
+	assert_non_null(strstr(c->f.trace.data, "C: AUTH PLAIN\n"));
 	buf_free(&raw);
 	buf_free(&b64);
-	fake_free(f);
 }
 
 /* A server that refuses the mechanism itself (no response code) gets
@@ -564,60 +598,38 @@ static void test_auth_plain_fallback(void **state)
 	static const struct step steps[] = {
 		{"CAPA", CAPA_PLAIN},
 		{"AUTH PLAIN *", "-ERR Unsupported authentication mechanism\r\n"},
-		{"USER bob", "+OK\r\n"},
-		{"PASS s3cret", "+OK\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		LOGIN_STEPS,
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), 0);
+	struct pop3c *p = session(c, steps);
+	assert_int_equal(login(c, p, "bob", "s3cret"), 0);
 	assert_int_equal(c->why.len, 0);
-	expect_quit(c, &p);
-	fake_finish(f);
-	assert_null(strstr(f->trace.data, "s3cret"));
-	fake_free(f);
+	end_quit(c, &p);
+	assert_null(strstr(c->f.trace.data, "s3cret"));
 }
 
 /* [AUTH] means the password was judged: no second try with USER. */
 static void test_auth_plain_rejected(void **state)
 {
-	struct ctx *c = *state;
 	static const struct step steps[] = {
 		{"CAPA", CAPA_PLAIN},
 		{"AUTH PLAIN *", "-ERR [AUTH] Authentication failed\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), -1);
-	assert_int_equal(c->err, NET_OK);
-	assert_string_equal(c->e.code, "AUTH");
-	assert_string_equal(buf_cstr(&c->e.text), "Authentication failed");
-	pop3c_abort(&p);
-	fake_finish(f);
-	assert_string_equal(f->got, "CAPA\nAUTH PLAIN AGJvYgBzM2NyZXQ=\n");
-	fake_free(f);
+	login_refused(*state, steps, NET_OK, "AUTH", "Authentication failed",
+	              "CAPA\nAUTH PLAIN AGJvYgBzM2NyZXQ=\n");
 }
 
 static void test_login_line_break(void **state)
 {
 	struct ctx *c = *state;
-	static const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		{NULL, NULL},
-	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "pw\r\nDELE 1", &c->e, &c->err,
-	                             &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
-	pop3c_abort(&p);
-	fake_finish(f);
-	assert_string_equal(f->got, "CAPA\n");
-	fake_free(f);
+	static const struct step steps[] = {{"CAPA", CAPA_USER}, END};
+	struct pop3c *p = session(c, steps);
+	assert_failed(c, login(c, p, "bob", "pw\r\nDELE 1"), NET_ERR_PROTOCOL,
+	              NULL, NULL);
+	end_abort(c, &p);
+	assert_string_equal(c->f.got, "CAPA\n");
 }
 
 static void test_stls_refused(void **state)
@@ -626,18 +638,14 @@ static void test_stls_refused(void **state)
 	static const struct step steps[] = {
 		{"CAPA", "+OK\r\nSTLS\r\nUSER\r\n.\r\n"},
 		{"STLS", "-ERR TLS is not available here\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
+	struct pop3c *p = session(c, steps);
 	assert_int_equal(pop3c_caps(p)->stls, 1);
-	assert_int_equal(pop3c_stls(p, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_OK);
-	assert_string_equal(buf_cstr(&c->e.text), "TLS is not available here");
-	expect_quit(c, &p);
-	fake_finish(f);
-	fake_free(f);
+	assert_failed(c, pop3c_stls(p, &c->e, &c->err, &c->why), NET_OK, NULL,
+	              "TLS is not available here");
+	end_quit(c, &p);
 }
 
 /* +OK to STLS and then no handshake: the session is lost. */
@@ -648,52 +656,42 @@ static void test_stls_handshake_fails(void **state)
 		{"CAPA", "+OK\r\nSTLS\r\n.\r\n"},
 		{"STLS", "+OK Begin TLS negotiation\r\n"},
 		{NULL, CLOSE},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
+	struct pop3c *p = session(c, steps);
 	assert_int_equal(pop3c_stls(p, &c->e, &c->err, &c->why), -1);
 	assert_true(c->err == NET_ERR_TLS || c->err == NET_ERR_CLOSED);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
-	pop3c_abort(&p);
-	fake_finish(f);
-	assert_string_equal(f->got, "CAPA\nSTLS\n");
-	fake_free(f);
+	assert_failed(c, login(c, p, "bob", "s3cret"), NET_ERR_PROTOCOL, NULL,
+	              NULL);
+	end_abort(c, &p);
+	assert_string_equal(c->f.got, "CAPA\nSTLS\n");
 }
 
 /* ---- LIST and UIDL ---- */
 
-#define LOGIN_STEPS {"USER bob", "+OK\r\n"}, {"PASS s3cret", "+OK\r\n"}
-
-static struct pop3c *start_login(struct ctx *c, struct fake *f)
+/* pop3c_list on p: 0 with the listing in *m and *n. */
+static int list(struct ctx *c, struct pop3c *p, struct pop3c_msg **m,
+                size_t *n)
 {
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), 0);
-	return p;
+	return pop3c_list(p, m, n, &c->e, &c->err, &c->why);
 }
 
 static void test_list_uidl_merge(void **state)
 {
 	struct ctx *c = *state;
 	static const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
 		{"LIST", "+OK 3 messages\r\n3 300\r\n1 100 extra\r\n2 200\r\n"
 		         ".\r\n"},
 		{"UIDL", "+OK\r\n2 uid-two\r\n1 ~!\"#$%&'()*+,-./:;<=>?@[]^_`{|}"
 		         "\r\n3 " "0123456789012345678901234567890123456789012345678"
 		         "901234567890123456789\r\n.\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
+	struct pop3c *p = session_login(c, steps);
 	struct pop3c_msg *m = NULL;
 	size_t n = 0;
-	assert_int_equal(pop3c_list(p, &m, &n, &c->e, &c->err, &c->why), 0);
+	assert_int_equal(list(c, p, &m, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(m[0].num, 1);
 	assert_int_equal(m[0].size, 100);
@@ -705,33 +703,46 @@ static void test_list_uidl_merge(void **state)
 	assert_int_equal(m[2].size, 300);
 	assert_int_equal(strlen(m[2].uidl), 70);
 	free(m);
-	expect_quit(c, &p);
-	fake_finish(f);
-	fake_free(f);
+	end_quit(c, &p);
 }
 
 static void test_list_empty(void **state)
 {
 	struct ctx *c = *state;
 	static const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
 		{"LIST", "+OK 0 messages\r\n.\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
+	struct pop3c *p = session_login(c, steps);
 	struct pop3c_msg *m = NULL;
 	size_t n = 7;
-	assert_int_equal(pop3c_list(p, &m, &n, &c->e, &c->err, &c->why), 0);
+	assert_int_equal(list(c, p, &m, &n), 0);
 	assert_int_equal(n, 0);
 	free(m);
-	expect_quit(c, &p);
-	fake_finish(f);
+	end_quit(c, &p);
 	/* No UIDL for an empty maildrop. */
-	assert_null(strstr(f->got, "UIDL"));
-	fake_free(f);
+	assert_null(strstr(c->f.got, "UIDL"));
+}
+
+/* A listing without ids (steps log in and answer LIST, and UIDL if the
+ * client asks): count messages of the given sizes, each uidl "". */
+static void list_without_ids(struct ctx *c, const struct step *steps,
+                             const unsigned long long *sizes, size_t count)
+{
+	struct pop3c *p = session(c, steps);
+	assert_int_equal(login(c, p, "bob", "s3cret"), 0);
+	struct pop3c_msg *m = NULL;
+	size_t n = 0;
+	assert_int_equal(list(c, p, &m, &n), 0);
+	assert_int_equal(n, count);
+	for (size_t i = 0; i < count; i++) {
+		assert_int_equal(m[i].size, sizes[i]);
+		assert_string_equal(m[i].uidl, "");
+	}
+	assert_int_equal(c->why.len, 0);
+	free(m);
+	end_quit(c, &p);
 }
 
 /* CAPA without UIDL: the client does not ask. */
@@ -742,76 +753,48 @@ static void test_list_no_uidl_capa(void **state)
 		{"CAPA", "+OK\r\nUSER\r\n.\r\n"},
 		LOGIN_STEPS,
 		{"LIST", "+OK\r\n1 10\r\n2 20\r\n.\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
-	struct pop3c_msg *m = NULL;
-	size_t n = 0;
-	assert_int_equal(pop3c_list(p, &m, &n, &c->e, &c->err, &c->why), 0);
-	assert_int_equal(n, 2);
-	assert_string_equal(m[0].uidl, "");
-	assert_string_equal(m[1].uidl, "");
-	free(m);
-	expect_quit(c, &p);
-	fake_finish(f);
-	assert_null(strstr(f->got, "UIDL"));
-	fake_free(f);
+	static const unsigned long long sizes[] = {10, 20};
+	list_without_ids(c, steps, sizes, 2);
+	assert_null(strstr(c->f.got, "UIDL"));
 }
 
 /* No CAPA: UIDL is tried, and its -ERR leaves the ids empty. */
 static void test_list_uidl_err(void **state)
 {
-	struct ctx *c = *state;
 	static const struct step steps[] = {
 		{"CAPA", "-ERR what?\r\n"},
 		LOGIN_STEPS,
 		{"LIST", "+OK\r\n1 10\r\n.\r\n"},
 		{"UIDL", "-ERR unknown command\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
-	struct pop3c_msg *m = NULL;
-	size_t n = 0;
-	assert_int_equal(pop3c_list(p, &m, &n, &c->e, &c->err, &c->why), 0);
-	assert_int_equal(n, 1);
-	assert_int_equal(m[0].size, 10);
-	assert_string_equal(m[0].uidl, "");
-	assert_int_equal(c->why.len, 0);
-	free(m);
-	expect_quit(c, &p);
-	fake_finish(f);
-	fake_free(f);
+	static const unsigned long long sizes[] = {10};
+	list_without_ids(*state, steps, sizes, 1);
 }
 
 /* Each bad listing fails as a protocol error, but the rest of it is read
  * so the session goes on (the QUIT after it works). */
-static void list_bad(struct ctx *c, const char *list, const char *uidl)
+static void list_bad(struct ctx *c, const char *listing, const char *uidl)
 {
 	const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
-		{"LIST", list},
+		{"LIST", listing},
 		{uidl ? "UIDL" : "QUIT", uidl ? uidl : "+OK\r\n"},
 		{uidl ? "QUIT" : NULL, uidl ? "+OK\r\n" : NULL},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
+	struct pop3c *p = session_login(c, steps);
 	struct pop3c_msg *m = (struct pop3c_msg *)1;
 	size_t n = 9;
 	buf_reset(&c->why);
-	assert_int_equal(pop3c_list(p, &m, &n, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
+	assert_failed(c, list(c, p, &m, &n), NET_ERR_PROTOCOL, NULL, NULL);
 	assert_null(m);
 	assert_int_equal(n, 0);
 	assert_true(c->why.len > 0);
-	expect_quit(c, &p);
-	fake_finish(f);
-	fake_free(f);
+	end_quit(c, &p);
 }
 
 static void test_list_malformed(void **state)
@@ -855,11 +838,19 @@ static void test_uidl_malformed(void **state)
 
 /* ---- RETR ---- */
 
+static int retr(struct ctx *c, struct pop3c *p, unsigned num, struct buf *out)
+{
+	return pop3c_retr(p, num, out, &c->e, &c->err, &c->why);
+}
+
+static int dele(struct ctx *c, struct pop3c *p, unsigned num)
+{
+	return pop3c_dele(p, num, &c->e, &c->err, &c->why);
+}
+
 static void retr_unstuff(struct ctx *c, int bytewise)
 {
 	static const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
 		{"RETR 1", "+OK 60 octets\r\n"
 		           "Subject: dots\r\n"
 		           "\r\n"
@@ -872,30 +863,28 @@ static void retr_unstuff(struct ctx *c, int bytewise)
 		           ".\r\n"},
 		{"DELE 1", "+OK deleted\r\n"},
 		{"QUIT", "+OK bye\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start_mode(GREET, steps, bytewise);
-	struct pop3c *p = start_login(c, f);
+	struct pop3c *p = session_login_mode(c, steps, bytewise);
 	struct buf out;
 	buf_init(&out, 1 << 20);
 	assert_int_equal(buf_puts(&out, "KEEP"), 0);
-	assert_int_equal(pop3c_retr(p, 1, &out, &c->e, &c->err, &c->why), 0);
+	assert_int_equal(retr(c, p, 1, &out), 0);
 	const char *want = "KEEPSubject: dots\r\n\r\n.hidden\r\n.\r\n..\r\n"
 	                   "a.b\r\nx\r\nlast line\r\n";
 	assert_string_equal(buf_cstr(&out), want);
-	assert_int_equal(pop3c_dele(p, 1, &c->e, &c->err, &c->why), 0);
-	expect_quit(c, &p);
-	fake_finish(f);
+	assert_int_equal(dele(c, p, 1), 0);
+	end_quit(c, &p);
 	char summary[64];
 	snprintf(summary, sizeof summary, "S: <message 1, %zu bytes>\n",
 	         strlen(want) - 4);
-	assert_non_null(strstr(f->trace.data, summary));
+	const char *trace = c->f.trace.data;
+	assert_non_null(strstr(trace, summary));
 	/* The body is not traced line by line. */
-	assert_null(strstr(f->trace.data, "hidden"));
-	assert_non_null(strstr(f->trace.data, "C: RETR 1\n"));
-	assert_non_null(strstr(f->trace.data, "S: +OK 60 octets\n"));
+	assert_null(strstr(trace, "hidden"));
+	assert_non_null(strstr(trace, "C: RETR 1\n"));
+	assert_non_null(strstr(trace, "S: +OK 60 octets\n"));
 	buf_free(&out);
-	fake_free(f);
 }
 
 static void test_retr_unstuff(void **state)
@@ -909,57 +898,64 @@ static void test_retr_unstuff_bytewise(void **state)
 	retr_unstuff(*state, 1);
 }
 
+/* A RETR of message num into a buffer of at most max bytes (0: no limit)
+ * gives want, then the session quits. */
+static void retr_gives(struct ctx *c, const struct step *steps, unsigned num,
+                       size_t max, const char *want)
+{
+	struct pop3c *p = session_login(c, steps);
+	struct buf out;
+	buf_init(&out, max);
+	assert_int_equal(retr(c, p, num, &out), 0);
+	assert_int_equal(out.len, strlen(want));
+	assert_memory_equal(out.data ? out.data : "", want, out.len);
+	end_quit(c, &p);
+	buf_free(&out);
+}
+
 /* Bare LF line ends and a last line the server sent without CRLF before
  * the terminator (a server that only knows "\n") come out as CRLF. */
 static void test_retr_bare_lf(void **state)
 {
-	struct ctx *c = *state;
 	static const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
 		{"RETR 2", "+OK\nA: b\n\nbody\nno final newline\n.\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
-	struct buf out = BUF_INIT;
-	assert_int_equal(pop3c_retr(p, 2, &out, &c->e, &c->err, &c->why), 0);
-	assert_string_equal(buf_cstr(&out),
-	                    "A: b\r\n\r\nbody\r\nno final newline\r\n");
-	expect_quit(c, &p);
-	fake_finish(f);
-	buf_free(&out);
-	fake_free(f);
+	retr_gives(*state, steps, 2, 0,
+	           "A: b\r\n\r\nbody\r\nno final newline\r\n");
+}
+
+/* A message exactly at the limit fits. */
+static void test_retr_at_max(void **state)
+{
+	static const struct step steps[] = {
+		{"RETR 1", "+OK\r\n0123456789\r\n.\r\n"},
+		QUIT_OK,
+		END,
+	};
+	retr_gives(*state, steps, 1, 12, "0123456789\r\n");
 }
 
 static void test_retr_empty_and_err(void **state)
 {
 	struct ctx *c = *state;
 	static const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
 		{"RETR 9", "-ERR no such message\r\n"},
 		{"RETR 1", "+OK\r\n.\r\n"},
 		{"DELE 9", "-ERR no such message\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+		QUIT_OK,
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
+	struct pop3c *p = session_login(c, steps);
 	struct buf out = BUF_INIT;
-	assert_int_equal(pop3c_retr(p, 9, &out, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_OK);
-	assert_string_equal(buf_cstr(&c->e.text), "no such message");
+	assert_failed(c, retr(c, p, 9, &out), NET_OK, NULL, "no such message");
 	assert_int_equal(out.len, 0);
-	assert_int_equal(pop3c_retr(p, 1, &out, &c->e, &c->err, &c->why), 0);
+	assert_int_equal(retr(c, p, 1, &out), 0);
 	assert_int_equal(out.len, 0);
-	assert_int_equal(pop3c_dele(p, 9, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_OK);
-	expect_quit(c, &p);
-	fake_finish(f);
+	assert_failed(c, dele(c, p, 9), NET_OK, NULL, NULL);
+	end_quit(c, &p);
 	buf_free(&out);
-	fake_free(f);
 }
 
 /* Larger than out->max: a protocol error, out as it was, and the session
@@ -968,105 +964,62 @@ static void test_retr_over_max(void **state)
 {
 	struct ctx *c = *state;
 	static const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
 		{"RETR 1", "+OK\r\n0123456789\r\n0123456789\r\n0123456789\r\n"
 		           ".\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
+	struct pop3c *p = session_login(c, steps);
 	struct buf out;
 	buf_init(&out, 30);
 	assert_int_equal(buf_puts(&out, "x"), 0);
-	assert_int_equal(pop3c_retr(p, 1, &out, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
+	assert_failed(c, retr(c, p, 1, &out), NET_ERR_PROTOCOL, NULL, NULL);
 	assert_non_null(strstr(buf_cstr(&c->why), "larger than"));
 	assert_string_equal(buf_cstr(&out), "x");
-	assert_int_equal(pop3c_dele(p, 1, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
+	assert_failed(c, dele(c, p, 1), NET_ERR_PROTOCOL, NULL, NULL);
 	assert_int_equal(pop3c_quit(&p, &c->e, &c->err, &c->why), -1);
 	assert_null(p);
-	fake_finish(f);
-	assert_null(strstr(f->got, "DELE"));
-	assert_null(strstr(f->got, "QUIT"));
+	fake_finish(&c->f);
+	assert_null(strstr(c->f.got, "DELE"));
+	assert_null(strstr(c->f.got, "QUIT"));
 	buf_free(&out);
-	fake_free(f);
 }
 
-/* A message exactly at the limit fits. */
-static void test_retr_at_max(void **state)
+/* A RETR answered with reply (and a hang-up after it when hang_up) fails
+ * with err, out stays empty, and the session is lost. */
+static void retr_broken(struct ctx *c, const char *reply, int hang_up,
+                        enum net_err err)
 {
-	struct ctx *c = *state;
-	static const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
-		{"RETR 1", "+OK\r\n0123456789\r\n.\r\n"},
-		{"QUIT", "+OK\r\n"},
-		{NULL, NULL},
+	const struct step steps[] = {
+		{"RETR 1", reply},
+		{NULL, hang_up ? CLOSE : NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
-	struct buf out;
-	buf_init(&out, 12);
-	assert_int_equal(pop3c_retr(p, 1, &out, &c->e, &c->err, &c->why), 0);
-	assert_int_equal(out.len, 12);
-	expect_quit(c, &p);
-	fake_finish(f);
+	struct pop3c *p = session_login(c, steps);
+	struct buf out = BUF_INIT;
+	assert_failed(c, retr(c, p, 1, &out), err, NULL, NULL);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(dele(c, p, 1), -1);
+	end_abort(c, &p);
 	buf_free(&out);
-	fake_free(f);
 }
 
 static void test_retr_closed(void **state)
 {
-	struct ctx *c = *state;
-	static const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
-		{"RETR 1", "+OK\r\nSubject: half\r\n\r\nhalf a bo"},
-		{NULL, CLOSE},
-		{NULL, NULL},
-	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
-	struct buf out = BUF_INIT;
-	assert_int_equal(pop3c_retr(p, 1, &out, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_CLOSED);
-	assert_int_equal(out.len, 0);
-	assert_int_equal(pop3c_dele(p, 1, &c->e, &c->err, &c->why), -1);
-	pop3c_abort(&p);
-	fake_finish(f);
-	buf_free(&out);
-	fake_free(f);
+	retr_broken(*state, "+OK\r\nSubject: half\r\n\r\nhalf a bo", 1,
+	            NET_ERR_CLOSED);
 }
 
 /* A line over the data limit fails instead of growing without bound. */
 static void test_retr_line_too_long(void **state)
 {
-	struct ctx *c = *state;
 	size_t big = 2 * 1024 * 1024;
 	char *reply = malloc(big + 16);
 	assert_non_null(reply);
 	strcpy(reply, "+OK\r\n");
 	memset(reply + 5, 'a', big);
 	strcpy(reply + 5 + big, "\r\n.\r\n");
-	const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
-		{"RETR 1", reply},
-		{NULL, NULL},
-	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
-	struct buf out = BUF_INIT;
-	assert_int_equal(pop3c_retr(p, 1, &out, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
-	assert_int_equal(out.len, 0);
-	pop3c_abort(&p);
-	fake_finish(f);
-	buf_free(&out);
+	retr_broken(*state, reply, 0, NET_ERR_PROTOCOL);
 	free(reply);
-	fake_free(f);
 }
 
 /* ---- QUIT and odd answers ---- */
@@ -1075,23 +1028,16 @@ static void test_quit_err(void **state)
 {
 	struct ctx *c = *state;
 	static const struct step steps[] = {
-		{"CAPA", CAPA_USER},
-		LOGIN_STEPS,
 		{"DELE 1", "+OK\r\n"},
 		{"QUIT", "-ERR [SYS/PERM] some deleted messages not removed\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start_login(c, f);
-	assert_int_equal(pop3c_dele(p, 1, &c->e, &c->err, &c->why), 0);
-	assert_int_equal(pop3c_quit(&p, &c->e, &c->err, &c->why), -1);
+	struct pop3c *p = session_login(c, steps);
+	assert_int_equal(dele(c, p, 1), 0);
+	assert_failed(c, pop3c_quit(&p, &c->e, &c->err, &c->why), NET_OK,
+	              "SYS/PERM", "some deleted messages not removed");
 	assert_null(p);
-	assert_int_equal(c->err, NET_OK);
-	assert_string_equal(c->e.code, "SYS/PERM");
-	assert_string_equal(buf_cstr(&c->e.text),
-	                    "some deleted messages not removed");
-	fake_finish(f);
-	fake_free(f);
+	fake_finish(&c->f);
 }
 
 static void test_quit_closed(void **state)
@@ -1100,15 +1046,13 @@ static void test_quit_closed(void **state)
 	static const struct step steps[] = {
 		{"CAPA", CAPA_USER},
 		{"QUIT", CLOSE},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_quit(&p, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_CLOSED);
+	struct pop3c *p = session(c, steps);
+	assert_failed(c, pop3c_quit(&p, &c->e, &c->err, &c->why),
+	              NET_ERR_CLOSED, NULL, NULL);
 	assert_null(p);
-	fake_finish(f);
-	fake_free(f);
+	fake_finish(&c->f);
 }
 
 static void test_unexpected_answer(void **state)
@@ -1117,21 +1061,15 @@ static void test_unexpected_answer(void **state)
 	static const struct step steps[] = {
 		{"CAPA", CAPA_USER},
 		{"USER bob", "* OK [IMAP] wrong protocol\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_login(p, "bob", "s3cret", &c->e, &c->err,
-	                             &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
-	assert_string_equal(buf_cstr(&c->e.text), "* OK [IMAP] wrong protocol");
+	struct pop3c *p = session(c, steps);
+	assert_failed(c, login(c, p, "bob", "s3cret"), NET_ERR_PROTOCOL, NULL,
+	              "* OK [IMAP] wrong protocol");
 	/* Out of step: nothing more goes to the server. */
-	assert_int_equal(pop3c_dele(p, 1, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
-	pop3c_abort(&p);
-	fake_finish(f);
-	assert_string_equal(f->got, "CAPA\nUSER bob\n");
-	fake_free(f);
+	assert_failed(c, dele(c, p, 1), NET_ERR_PROTOCOL, NULL, NULL);
+	end_abort(c, &p);
+	assert_string_equal(c->f.got, "CAPA\nUSER bob\n");
 }
 
 /* "+OKAY" is not "+OK"; lower case "+ok" is tolerated. */
@@ -1142,16 +1080,12 @@ static void test_status_words(void **state)
 		{"CAPA", CAPA_USER},
 		{"DELE 1", "+ok\r\n"},
 		{"DELE 2", "+OKAY\r\n"},
-		{NULL, NULL},
+		END,
 	};
-	struct fake *f = fake_start(GREET, steps);
-	struct pop3c *p = start(c, f);
-	assert_int_equal(pop3c_dele(p, 1, &c->e, &c->err, &c->why), 0);
-	assert_int_equal(pop3c_dele(p, 2, &c->e, &c->err, &c->why), -1);
-	assert_int_equal(c->err, NET_ERR_PROTOCOL);
-	pop3c_abort(&p);
-	fake_finish(f);
-	fake_free(f);
+	struct pop3c *p = session(c, steps);
+	assert_int_equal(dele(c, p, 1), 0);
+	assert_failed(c, dele(c, p, 2), NET_ERR_PROTOCOL, NULL, NULL);
+	end_abort(c, &p);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
