@@ -41,7 +41,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # test proves every harness builds and survives its seed corpus.
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 
-LIBS       := -levent_openssl -levent_pthreads -levent -lssl -lcrypto -lcrypt -lpthread
+LIBS       := -lmagic -levent_openssl -levent_pthreads -levent -lssl -lcrypto -lcrypt -lpthread
 
 .PHONY: all deps test unit it lint run demo bench fuzz install clean help
 .DEFAULT_GOAL := all

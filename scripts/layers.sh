@@ -24,7 +24,7 @@ check store lib msg
 check smtp lib msg auth store
 check pop3 lib msg auth store
 check imap lib msg auth store
-check client lib msg
+check client lib msg store smtp pop3
 check ctl lib msg auth store
 check daemon lib msg auth store smtp pop3 imap
 exit $fail

@@ -54,6 +54,31 @@ pop3s=$(port_of pop3s)
 data_dir=$(awk -F' *= *' '/^data_dir *=/{print $2}' "$conf")
 case "$data_dir" in /*) ;; *) data_dir="$dir/$data_dir" ;; esac
 
+# A client account for the demo user, so posthorn send/fetch work at once.
+client_conf=$dir/client.conf
+if [ ! -f "$client_conf" ]; then
+	cat > "$client_conf" <<CONF
+# posthorn client config for the demo (build/posthorn --config $client_conf ...)
+default = demo
+
+[account demo]
+address = demo@example.test
+name = Demo User
+smtp_host = 127.0.0.1
+smtp_port = $submission
+smtp_tls = starttls
+smtp_user = demo
+pop3_host = 127.0.0.1
+pop3_port = $pop3s
+pop3_tls = tls
+pop3_user = demo
+mail_dir = client-mail
+password_cmd = cat $PWD/$pwfile
+ca_file = tls/cert.pem
+CONF
+	chmod 600 "$client_conf"
+fi
+
 cat <<MSG
 
 posthornd demo: $conf
@@ -72,6 +97,13 @@ Fetch it over POP3 (STLS on $pop3, implicit TLS on $pop3s):
   mpop --host=127.0.0.1 --port=$pop3s --tls=on --tls-starttls=off \\
        --tls-trust-file=$dir/tls/cert.pem --auth=user --user=demo --keep=on --only-new=off \\
        --delivery=maildir,/tmp/demo-maildir --passwordeval='cat $pwfile'   # (mkdir -p /tmp/demo-maildir/{new,cur,tmp} first)
+
+Or with posthorn, the mail client (account in $client_conf):
+  $build/posthorn --config $client_conf account test
+  echo 'Hello, 你好' | $build/posthorn --config $client_conf send --to demo@example.test --subject 'hello from posthorn' --attach README.md
+  $build/posthorn --config $client_conf fetch
+  $build/posthorn --config $client_conf list
+  $build/posthorn --config $client_conf read 1
 
 Or read what arrived straight from the Maildir:
   ls $data_dir/mail/demo/new/

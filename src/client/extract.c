@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "extract.h"
 #include "util.h"
 
 static const char extract_usage[] =
@@ -37,6 +38,7 @@ struct extract {
 	const char *dir;       /* as given, for the printed paths */
 	int dirfd;
 	int force;
+	int keep_both;         /* an existing file stays; write "name (N).ext" */
 	char **used;           /* names written so far (for " (2)" suffixes) */
 	size_t nused;
 	struct buf out;        /* paths written, for stdout */
@@ -192,6 +194,53 @@ static int extract_replace(struct extract *x, const char *name,
 	return r;
 }
 
+/* Writes data under the first free "name (N).ext" beside an existing name
+ * (O_EXCL, so a file appearing meanwhile is never overwritten). */
+static int extract_write_beside(struct extract *x, const char *name,
+                                const char *data, size_t len)
+{
+	const char *sep = x->dir[strlen(x->dir) - 1] == '/' ? "" : "/";
+	const char *dot = strrchr(name, '.');
+	int stem = dot && dot > name ? (int)(dot - name) : (int)strlen(name);
+	char *alt = NULL;
+	int fd = -1, r = -1;
+	for (int k = 1; fd < 0 && k < 1000; k++) {
+		free(alt);
+		if (asprintf(&alt, "%.*s (%d)%s", stem, name, k, name + stem) < 0) {
+			alt = NULL;
+			errno = ENOMEM;
+			break;
+		}
+		fd = openat(x->dirfd, alt, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		            O_CLOEXEC, 0666);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd >= 0) {
+		r = extract_write_fd(fd, data, len);
+		int saved = errno;
+		if (close(fd) < 0 && r == 0)
+			r = -1, saved = errno;
+		if (r < 0)
+			unlinkat(x->dirfd, alt, 0);
+		errno = saved;
+	}
+	if (r < 0) {
+		fprintf(stderr, "posthorn: %s%s%s: %s\n", x->dir, sep,
+		        alt ? alt : name, strerror(errno));
+	} else {
+		/* saved, but not under the name asked for: the caller should
+		 * know, so the run counts as partly done */
+		fprintf(stderr, "posthorn: %s%s%s: exists, kept; saved as %s%s%s "
+		        "(--force replaces it)\n", x->dir, sep, name, x->dir, sep,
+		        alt);
+		buf_printf(&x->out, "%s%s%s\n", x->dir, sep, alt);
+		x->status = EXIT_PARTIAL;
+	}
+	free(alt);
+	return r;
+}
+
 /* Writes one file; reports on stderr and returns -1 when it was not. */
 static int extract_write(struct extract *x, const char *name,
                          const char *data, size_t len)
@@ -200,6 +249,8 @@ static int extract_write(struct extract *x, const char *name,
 	struct stat st;
 	int exists = fstatat(x->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	int r;
+	if (exists && !x->force && x->keep_both)
+		return extract_write_beside(x, name, data, len);
 	if (exists && !x->force) {
 		fprintf(stderr, "posthorn: %s%s%s: exists, not overwritten "
 		        "(--force replaces it)\n", x->dir, sep, name);
@@ -303,6 +354,36 @@ static int extract_run(struct extract *x, const char *part)
 	return x->status;
 }
 
+static void extract_free(struct extract *x)
+{
+	if (x->dirfd >= 0)
+		close(x->dirfd);
+	x->dirfd = -1;
+	for (size_t i = 0; i < x->nused; i++)
+		free(x->used[i]);
+	free(x->used);
+	x->used = NULL;
+	x->nused = 0;
+	buf_free(&x->out);
+}
+
+int extract_save_attachments(const struct util_input *in, const char *dir,
+                             int force, int keep_both, struct buf *paths)
+{
+	struct extract x = {.in = in, .dir = dir, .dirfd = -1, .force = force,
+	                    .keep_both = keep_both};
+	if (!dir[0]) {
+		fprintf(stderr, "posthorn: empty directory name\n");
+		return EXIT_PARTIAL;
+	}
+	x.dirfd = extract_open_dir(dir);
+	int status = x.dirfd < 0 ? EXIT_PARTIAL : extract_run(&x, NULL);
+	if (x.out.len && buf_append(paths, x.out.data, x.out.len) < 0)
+		status = EXIT_PARTIAL;
+	extract_free(&x);
+	return status;
+}
+
 int cmd_extract(int argc, char **argv)
 {
 	const char *part = NULL;
@@ -332,12 +413,7 @@ int cmd_extract(int argc, char **argv)
 		if (util_write_stdout(&x.out) < 0)
 			status = EXIT_PARTIAL;
 	}
-	if (x.dirfd >= 0)
-		close(x.dirfd);
-	for (size_t i = 0; i < x.nused; i++)
-		free(x.used[i]);
-	free(x.used);
-	buf_free(&x.out);
+	extract_free(&x);
 	util_input_free(&in);
 	return status;
 }

@@ -10,6 +10,7 @@
 #include "../msg/date.h"
 #include "commands.h"
 #include "json.h"
+#include "show.h"
 #include "util.h"
 
 static const char show_usage[] =
@@ -34,8 +35,6 @@ static int show_addresses(const struct util_input *in, const char *name,
 	return r < 0 ? -1 : 0;
 }
 
-/* "Field: Name <addr>, addr" or nothing when the field is absent. A field
- * with no address at all ("undisclosed-recipients:;") shows its text. */
 /* A display name as a reader would retype it: quoted when it holds a
  * comma or another special that would split or change the address list,
  * UTF-8 kept as it is (this is for eyes, not for a header). */
@@ -52,39 +51,40 @@ static int show_name(const char *name, struct buf *out)
 	return r | buf_puts(out, "\" ");
 }
 
-static int show_address_line(const struct util_input *in, const char *name,
+/* "Field: Name <addr>, addr", or the field's decoded text when it holds no
+ * address ("undisclosed-recipients:;"); nothing when absent. 0, 1 when the
+ * field is damaged (shown as far as it parsed), -1 when out of memory. */
+static int show_address_line(const struct msg_header *h, const char *name,
                              struct buf *out)
 {
-	const struct msg_header *h = &in->msg->root->header;
 	struct msg_address_list list = {0};
 	struct buf line = BUF_INIT;
-	int r = 0;
 	if (!msg_header_get(h, name))
 		return 0;
-	if (show_addresses(in, name, &list) < 0)
-		r = -1;
-	if (list.count == 0 && r == 0)
+	int damaged = 0, r = util_header_addresses(h, name, &list);
+	if (r == 1)
+		damaged = 1, r = 0;
+	if (r == 0 && list.count == 0)
 		r = util_header_text(h, name, &line) < 0 ? -1 : 0;
 	for (size_t i = 0; i < list.count && r == 0; i++) {
 		const struct msg_address *a = &list.items[i];
-		if (i > 0)
-			r |= buf_puts(&line, ", ");
+		int named = a->name && a->name[0];
 		/* the null reverse-path "<>" keeps its brackets to stay visible */
-		int angle = (a->name && a->name[0]) || !a->local || !a->local[0];
-		if (a->name && a->name[0])
-			r |= show_name(a->name, &line);
+		int angle = named || !a->local || !a->local[0];
+		r |= i ? buf_puts(&line, ", ") : 0;
+		r |= named ? show_name(a->name, &line) : 0;
 		r |= angle ? buf_putc(&line, '<') : 0;
 		r |= util_address_spec(a, &line);
 		r |= angle ? buf_putc(&line, '>') : 0;
 	}
 	if (r == 0) {
 		r |= buf_printf(out, "%s: ", name);
-		r |= util_term_safe(line.data, line.len, 1, out);
+		r |= util_term_safe(line.data ? line.data : "", line.len, 1, out);
 		r |= buf_putc(out, '\n');
 	}
 	buf_free(&line);
 	msg_address_list_free(&list);
-	return r ? -1 : 0;
+	return r ? -1 : damaged;
 }
 
 /* The Date field in the reader's time zone (TZ), or its raw text when it
@@ -128,6 +128,23 @@ static int show_subject_line(const struct msg_header *h, struct buf *out)
 	return r < 0 ? -1 : 0;
 }
 
+int show_summary(const struct msg_header *h, const char *source,
+                 struct buf *out)
+{
+	static const char *const fields[] = {"From", "To", "Cc"};
+	int r = 0;
+	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+		int a = show_address_line(h, fields[i], out);
+		if (a == 1 && source)
+			fprintf(stderr, "posthorn: warning: %s: %s: address syntax "
+			        "error, shown as far as possible\n", source, fields[i]);
+		r |= a < 0;
+	}
+	r |= show_date_line(h, out);
+	r |= show_subject_line(h, out);
+	return r ? -1 : 0;
+}
+
 /* "  [2] name.pdf (application/pdf, 1234 bytes)" for each attachment; the
  * parts inside an attached message belong to it and are not listed. */
 static int show_attachments(const struct msg_message *m, struct buf *out)
@@ -163,13 +180,8 @@ static int show_attachments(const struct msg_message *m, struct buf *out)
 
 static int show_text(const struct util_input *in, struct buf *out)
 {
-	const struct msg_header *h = &in->msg->root->header;
 	struct buf text = BUF_INIT;
-	int r = show_address_line(in, "From", out);
-	r |= show_address_line(in, "To", out);
-	r |= show_address_line(in, "Cc", out);
-	r |= show_date_line(h, out);
-	r |= show_subject_line(h, out);
+	int r = show_summary(&in->msg->root->header, in->name, out);
 	r |= buf_putc(out, '\n');
 	int t = util_readable_text(in->msg, &text);
 	if (t == 1)

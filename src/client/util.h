@@ -17,6 +17,23 @@ enum {
 	EXIT_PARTIAL = 1,
 	EXIT_USAGE = 2,
 	EXIT_INPUT = 3,
+	/* the mail client's commands (doc/posthorn.1 EXIT STATUS) */
+	EXIT_CONFIG = 4,      /* no config/account, bad setting, no password */
+	EXIT_LOCAL = 5,       /* the local mail store could not be written */
+	EXIT_DNS = 6,         /* host name not found */
+	EXIT_REFUSED = 7,     /* connection refused */
+	EXIT_TIMEOUT = 8,     /* connection or server timed out */
+	EXIT_TLS_VERIFY = 9,  /* certificate not trusted */
+	EXIT_TLS = 10,        /* TLS failed, or STARTTLS/STLS not offered */
+	EXIT_LOGIN = 11,      /* login rejected */
+	EXIT_RELAY = 12,      /* relay denied */
+	EXIT_RECIPIENT = 13,  /* unknown recipient */
+	EXIT_FULL = 14,       /* mailbox full */
+	EXIT_TOO_BIG = 15,    /* message too big */
+	EXIT_LOCKED = 16,     /* POP3 mailbox locked */
+	EXIT_SERVER = 17,     /* other server refusal or protocol error */
+	EXIT_TEMP = 18,       /* temporary server failure: try later */
+	EXIT_NETWORK = 19,    /* other network failure (unreachable, reset) */
 };
 
 /* One option of a command. flag options set *flag to 1; options with an

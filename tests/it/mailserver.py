@@ -132,6 +132,16 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 
 
+def tool(*names):
+    """The path of the first installed tool of names, else skip the test."""
+    for n in names:
+        for d in ("/usr/bin", "/usr/local/bin", "/bin"):
+            p = pathlib.Path(d) / n
+            if os.access(p, os.X_OK):
+                return str(p)
+    pytest.skip(f"{' or '.join(names)} not installed")
+
+
 def need_binaries():
     for b in (POSTHORND, POSTHORNCTL):
         if not os.access(b, os.X_OK):

@@ -29,7 +29,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from mailserver import HOSTNAME, _Servers, crlf, pop3_wire
+from mailserver import HOSTNAME, _Servers, crlf, pop3_wire, tool
 
 CLIENT_TIMEOUT = 60
 POOL = [f"c{n:02d}" for n in range(1, 21)]
@@ -37,14 +37,6 @@ USERS = {u: f"pw-{u}-Secret" for u in POOL}
 APOP_USER = "c20"
 APOP_SECRET = "tanstaaf-c20"
 
-
-def tool(*names):
-    for n in names:
-        for d in ("/usr/bin", "/usr/local/bin", "/bin"):
-            p = pathlib.Path(d) / n
-            if os.access(p, os.X_OK):
-                return str(p)
-    pytest.skip(f"{' or '.join(names)} not installed")
 
 
 # ---------------------------------------------------------------- fixtures
