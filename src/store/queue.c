@@ -3,13 +3,17 @@
  * queue manager cannot fully understand is reported, never half-used. */
 #include "queue.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/fs.h"
@@ -628,5 +632,333 @@ int queue_enqueue(const char *data_dir, const char *src,
 	buf_free(&text);
 	buf_free(&dir);
 	errno = saved;
+	return r;
+}
+
+/* ---- items: load, save, remove, list, clean up (the queue manager and
+ * posthornctl) ---- */
+
+/* The largest envelope file read: thousands of recipients with replies. */
+#define QUEUE_ENV_MAX (4u * 1024 * 1024)
+/* How old a message file without an envelope (or a temporary file) must be
+ * before it counts as an abandoned write rather than one in progress. */
+#define QUEUE_STALE_SECONDS 3600
+
+void queue_new_id(char out[QUEUE_ID_SIZE])
+{
+	snprintf(out, QUEUE_ID_SIZE, "%" PRIx64 "-%016" PRIx64,
+	         (uint64_t)time(NULL), fs_random64());
+}
+
+/* DATA_DIR/queue/ID.EXT appended to out, refusing unsafe ids. */
+static int queue_path(const char *data_dir, const char *id, const char *ext,
+                      struct buf *out)
+{
+	if (!data_dir || !*data_dir || !spool_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (buf_printf(out, "%s/queue/%s.%s", data_dir, id, ext) < 0 ||
+	    !buf_cstr(out)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+int queue_msg_path(const char *data_dir, const char *id, struct buf *out)
+{
+	return queue_path(data_dir, id, "msg", out);
+}
+
+int queue_envelope_save(const char *data_dir, const struct queue_envelope *env,
+                        struct buf *err)
+{
+	struct buf text = BUF_INIT, msg = BUF_INIT, path = BUF_INIT;
+	struct stat st;
+	int r = -1;
+	const char *why = queue_envelope_problem(env);
+	if (why) {
+		errno = EINVAL;
+		if (err)
+			buf_printf(err, "queue: invalid envelope: %s", why);
+	} else if (queue_envelope_format(env, &text) < 0 ||
+	           queue_path(data_dir, env->id, "msg", &msg) < 0 ||
+	           queue_path(data_dir, env->id, "env", &path) < 0) {
+		queue_reason(err, "cannot format envelope", env->id);
+	} else if (stat(msg.data, &st) < 0) {
+		/* Deleted meanwhile (posthornctl queue delete): writing the
+		 * envelope would bring back an item without a message. */
+		queue_reason(err, "item is gone:", msg.data);
+	} else if (fs_write_atomic(path.data, text.data, text.len, 0600) < 0) {
+		queue_reason(err, "cannot write", path.data);
+	} else {
+		r = 0;
+	}
+	int saved = errno;
+	buf_free(&text);
+	buf_free(&msg);
+	buf_free(&path);
+	errno = saved;
+	return r;
+}
+
+int queue_load(const char *data_dir, const char *id,
+               struct queue_envelope *env, struct buf *err)
+{
+	memset(env, 0, sizeof *env);
+	struct buf path = BUF_INIT, text = BUF_INIT, why = BUF_INIT;
+	int r = queue_path(data_dir, id, "env", &path);
+	if (r < 0)
+		queue_reason(err, "bad item id", id ? id : "(null)");
+	else if ((r = fs_read_file(path.data, QUEUE_ENV_MAX, &text)) < 0 ||
+	         !buf_cstr(&text)) {  /* the parser's strndup wants a NUL */
+		if (r == 0)
+			errno = ENOMEM;
+		r = -1;
+		queue_reason(err, "cannot read", path.data);
+	} else if ((r = queue_envelope_parse(text.data, text.len, env, &why)) < 0 ||
+	         strcmp(env->id, id) != 0) {
+		if (r == 0) {
+			queue_envelope_free(env);
+			buf_puts(&why, "the envelope names another id");
+			errno = EINVAL;
+			r = -1;
+		}
+		if (err)
+			buf_printf(err, "queue: %s: %s", path.data, buf_cstr(&why));
+	}
+	int saved = errno;
+	buf_free(&path);
+	buf_free(&text);
+	buf_free(&why);
+	errno = saved;
+	return r;
+}
+
+/* unlink(2) where a missing file is fine. */
+static int queue_unlink(const char *path, struct buf *err)
+{
+	if (unlink(path) == 0 || errno == ENOENT)
+		return 0;
+	queue_reason(err, "cannot remove", path);
+	return -1;
+}
+
+int queue_remove(const char *data_dir, const char *id, struct buf *err)
+{
+	struct buf env = BUF_INIT, msg = BUF_INIT;
+	int r = 0;
+	if (queue_path(data_dir, id, "env", &env) < 0 ||
+	    queue_path(data_dir, id, "msg", &msg) < 0) {
+		queue_reason(err, "bad item id", id ? id : "(null)");
+		r = -1;
+	}
+	/* The envelope first: without it the item no longer exists, and a
+	 * message file left by a crash here is swept by queue_cleanup. */
+	if (r == 0)
+		r = queue_unlink(env.data, err);
+	if (r == 0)
+		r = queue_unlink(msg.data, err);
+	if (r == 0 && fs_fsync_parent(env.data) < 0 && errno != ENOENT) {
+		queue_reason(err, "cannot fsync the directory of", env.data);
+		r = -1;
+	}
+	int saved = errno;
+	buf_free(&env);
+	buf_free(&msg);
+	errno = saved;
+	return r;
+}
+
+/* When name is "ID.ext" with a safe ID, copies ID into id (of size
+ * QUEUE_NAME_MAX) and returns 1; else 0. */
+#define QUEUE_NAME_MAX 160
+static int queue_name_is(const char *name, const char *ext, char *id)
+{
+	size_t n = strlen(name), e = strlen(ext);
+	if (n <= e + 1 || n - e - 1 >= QUEUE_NAME_MAX || name[n - e - 1] != '.' ||
+	    strcmp(name + n - e, ext) != 0)
+		return 0;
+	memcpy(id, name, n - e - 1);
+	id[n - e - 1] = '\0';
+	return spool_id_valid(id);
+}
+
+static int queue_cmp_ids(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void queue_list_free(char ***ids, size_t n)
+{
+	if (!ids || !*ids)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((*ids)[i]);
+	free(*ids);
+	*ids = NULL;
+}
+
+/* Adds a copy of id to the growing list. */
+static int queue_list_add(char ***ids, size_t *n, size_t *cap, const char *id)
+{
+	if (*n == *cap) {
+		size_t grown = *cap ? *cap * 2 : 64;
+		char **p = realloc(*ids, grown * sizeof *p);
+		if (!p)
+			return -1;
+		*ids = p;
+		*cap = grown;
+	}
+	if (!((*ids)[*n] = strdup(id)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* Opens DATA_DIR/queue for reading; NULL with errno ENOENT when there is
+ * no queue yet (not an error for the callers). */
+static DIR *queue_opendir(const char *data_dir, struct buf *dir,
+                          struct buf *err)
+{
+	if (fs_join(data_dir, "queue", dir) < 0 || !buf_cstr(dir)) {
+		queue_reason(err, "bad data directory",
+		             data_dir ? data_dir : "(null)");
+		return NULL;
+	}
+	DIR *d = opendir(dir->data);
+	if (!d && errno != ENOENT)
+		queue_reason(err, "cannot open", dir->data);
+	return d;
+}
+
+int queue_list(const char *data_dir, char ***ids, size_t *n, struct buf *err)
+{
+	*ids = NULL;
+	*n = 0;
+	struct buf dir = BUF_INIT;
+	DIR *d = queue_opendir(data_dir, &dir, err);
+	int r = d || errno == ENOENT ? 0 : -1;
+	size_t cap = 0;
+	struct dirent *de;
+	char id[QUEUE_NAME_MAX];
+	while (d && r == 0 && (errno = 0, de = readdir(d)) != NULL)
+		if (queue_name_is(de->d_name, "env", id) &&
+		    queue_list_add(ids, n, &cap, id) < 0) {
+			queue_reason(err, "out of memory listing", dir.data);
+			r = -1;
+		}
+	if (d && r == 0 && errno != 0) {
+		queue_reason(err, "cannot read", dir.data);
+		r = -1;
+	}
+	int saved = errno;
+	if (d)
+		closedir(d);
+	if (r < 0) {
+		queue_list_free(ids, *n);
+		*n = 0;
+	} else if (*n > 1) {
+		qsort(*ids, *n, sizeof **ids, queue_cmp_ids);
+	}
+	buf_free(&dir);
+	errno = saved;
+	return r;
+}
+
+/* "NAME.tmp.XXXXXXXXXXXXXXXX": what fs_write_atomic leaves after a crash. */
+static int queue_is_temp(const char *name)
+{
+	const char *t = strstr(name, ".tmp.");
+	return t && t != name && strlen(t + 5) == 16 &&
+	       strspn(t + 5, "0123456789abcdef") == 16;
+}
+
+/* Whether DIR/ID.ext exists (errors other than ENOENT count as yes, so
+ * nothing is removed on a doubt). */
+static int queue_sibling_exists(int dfd, const char *id, const char *ext)
+{
+	char name[QUEUE_NAME_MAX + 8];
+	struct stat st;
+	snprintf(name, sizeof name, "%s.%s", id, ext);
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+}
+
+/* Whether the entry name of the queue is garbage to remove. */
+static int queue_is_garbage(int dfd, const char *name, int64_t now)
+{
+	char id[QUEUE_NAME_MAX];
+	struct stat st;
+	if (queue_name_is(name, "env", id))
+		/* An envelope is written after its message and removed before
+		 * it, so one alone is left by a save racing a delete. */
+		return !queue_sibling_exists(dfd, id, "msg");
+	int msg = queue_name_is(name, "msg", id);
+	if (!msg && !queue_is_temp(name))
+		return 0;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if ((int64_t)st.st_mtime > now - QUEUE_STALE_SECONDS)
+		return 0;
+	return !msg || !queue_sibling_exists(dfd, id, "env");
+}
+
+int queue_cleanup(const char *data_dir, int64_t now, struct buf *err)
+{
+	struct buf dir = BUF_INIT;
+	DIR *d = queue_opendir(data_dir, &dir, err);
+	int removed = 0, r = d || errno == ENOENT ? 0 : -1;
+	struct dirent *de;
+	while (d && r == 0 && (errno = 0, de = readdir(d)) != NULL) {
+		if (!queue_is_garbage(dirfd(d), de->d_name, now))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			removed++;
+		else if (errno != ENOENT) {
+			queue_reason(err, "cannot remove an entry of", dir.data);
+			r = -1;
+		}
+	}
+	if (d && r == 0 && errno != 0) {
+		queue_reason(err, "cannot read", dir.data);
+		r = -1;
+	}
+	if (r == 0 && removed && fs_fsync_dir(dir.data) < 0) {
+		queue_reason(err, "cannot fsync", dir.data);
+		r = -1;
+	}
+	int saved = errno;
+	if (d)
+		closedir(d);
+	buf_free(&dir);
+	errno = saved;
+	return r < 0 ? -1 : removed;
+}
+
+int queue_enqueue_data(const char *data_dir, const void *data, size_t len,
+                       const struct queue_envelope *env, struct buf *err)
+{
+	const char *why = queue_envelope_problem(env);
+	if (why || (!data && len)) {
+		errno = EINVAL;
+		if (err)
+			buf_printf(err, "queue: invalid envelope: %s",
+			           why ? why : "no message data");
+		return -1;
+	}
+	/* Through the spool like smtpd's messages: the same file system, so
+	 * queue_enqueue links instead of copying. */
+	struct spool *sp = spool_open(data_dir, env->id, err);
+	if (!sp)
+		return -1;
+	int r = 0;
+	if ((len && spool_write(sp, data, len) < 0) || spool_finish(sp) < 0) {
+		queue_reason(err, "cannot write", spool_path(sp));
+		r = -1;
+	}
+	if (r == 0)
+		r = queue_enqueue(data_dir, spool_path(sp), env, err);
+	spool_discard(&sp);
 	return r;
 }

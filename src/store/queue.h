@@ -75,4 +75,57 @@ int queue_envelope_parse(const char *text, size_t len,
                          struct queue_envelope *env, struct buf *err);
 void queue_envelope_free(struct queue_envelope *env);
 
+/* ---- items, for the queue manager and posthornctl. Every function takes
+ * DATA_DIR (the queue is DATA_DIR/queue) and refuses ids that are not safe
+ * file names (spool_id_valid) with EINVAL. ---- */
+
+/* Room for an id from queue_new_id, with its NUL. */
+#define QUEUE_ID_SIZE 48
+
+/* Writes a new unique item id, "HEXTIME-HEX64" (sorting by name sorts by
+ * creation second), for items not made by smtpd: DSNs, the injector. */
+void queue_new_id(char out[QUEUE_ID_SIZE]);
+
+/* Appends DATA_DIR/queue/ID.msg to out. 0, or -1 with errno (EINVAL for a
+ * bad id, ENOMEM). */
+int queue_msg_path(const char *data_dir, const char *id, struct buf *out);
+
+/* Rewrites ID.env (ID = env->id) atomically with fs_write_atomic, so the
+ * new state is durable when it returns 0. Refuses (ENOENT) when ID.msg is
+ * gone, so a save racing a delete does not bring the item back; EINVAL
+ * when env breaks the format rules. -1 with a reason appended to err. */
+int queue_envelope_save(const char *data_dir, const struct queue_envelope *env,
+                        struct buf *err);
+
+/* Reads and parses ID.env (at most 4 MiB) into env (free it with
+ * queue_envelope_free). 0, or -1 with errno (ENOENT: no such item; EINVAL:
+ * bad id, bad envelope, or one naming another id) and a reason in err;
+ * env is then empty. */
+int queue_load(const char *data_dir, const char *id,
+               struct queue_envelope *env, struct buf *err);
+
+/* Removes the item: ID.env first (the item stops existing), then ID.msg,
+ * then fsyncs the queue directory. Missing files are not errors. 0 or -1
+ * with errno and a reason in err. */
+int queue_remove(const char *data_dir, const char *id, struct buf *err);
+
+/* The ids of all items (those with an ID.env), sorted by strcmp, as a new
+ * array of new strings the caller frees with queue_list_free. No queue
+ * directory gives 0 items. 0, or -1 with errno and err (*ids NULL). */
+int queue_list(const char *data_dir, char ***ids, size_t *n, struct buf *err);
+void queue_list_free(char ***ids, size_t n);
+
+/* Sweeps what crashes leave: ID.msg without ID.env and temporary files of
+ * fs_write_atomic, both when older than an hour at now (a younger one may
+ * be a write in progress), and ID.env without ID.msg (a save that raced a
+ * delete). Returns the number of files removed, or -1 with errno and err. */
+int queue_cleanup(const char *data_dir, int64_t now, struct buf *err);
+
+/* queue_enqueue for a message held in memory (a DSN, the sendmail
+ * injector): writes data through DATA_DIR/spool/ID, fsyncs it, enqueues
+ * it as env->id and removes the spool file. Same returns as queue_enqueue
+ * (EEXIST when the id is taken). */
+int queue_enqueue_data(const char *data_dir, const void *data, size_t len,
+                       const struct queue_envelope *env, struct buf *err);
+
 #endif

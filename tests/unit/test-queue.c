@@ -7,11 +7,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../src/lib/fs.h"
@@ -482,6 +484,281 @@ static void test_enqueue_copies_across_file_systems(void **state)
 	buf_free(&p); buf_free(&got);
 }
 
+/* ---- items: ids, paths, load/save/remove, list, cleanup, enqueue from
+ * memory ---- */
+
+/* An item "id" from memory with one pending recipient. */
+static void put_item(const char *dir, const char *id, const char *text)
+{
+	struct queue_rcpt r = {"to@example.net", QUEUE_PENDING, NULL, NULL, NULL};
+	struct queue_envelope env = {.id = (char *)id, .created = 1700000000,
+	                             .sender = "from@example.org", .rcpts = &r,
+	                             .nrcpts = 1};
+	assert_int_equal(queue_enqueue_data(dir, text, strlen(text), &env, NULL), 0);
+}
+
+/* Sets the modification time of path to t. */
+static void set_mtime(const char *path, time_t t)
+{
+	struct timespec ts[2] = {{t, 0}, {t, 0}};
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_new_id(void **state)
+{
+	(void)state;
+	char ids[200][QUEUE_ID_SIZE];
+	for (size_t i = 0; i < 200; i++) {
+		queue_new_id(ids[i]);
+		assert_true(spool_id_valid(ids[i]));
+		assert_true(strlen(ids[i]) < QUEUE_ID_SIZE);
+		for (size_t k = 0; k < i; k++)
+			assert_string_not_equal(ids[i], ids[k]);
+	}
+	/* Not the form of smtpd's "SESSION.N" ids, so the two never meet. */
+	assert_non_null(strchr(ids[0], '-'));
+	assert_null(strchr(ids[0], '.'));
+}
+
+static void test_msg_path(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	buf_puts(&b, ">");
+	assert_int_equal(queue_msg_path("/data", "abc-1", &b), 0);
+	assert_string_equal(buf_cstr(&b), ">/data/queue/abc-1.msg");
+	static const char *const bad[] = {"", ".hidden", "-x", "a/b", "..", "a b"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		assert_int_equal(queue_msg_path("/data", bad[i], &b), -1);
+		assert_int_equal(errno, EINVAL);
+	}
+	assert_int_equal(queue_msg_path("/data", NULL, &b), -1);
+	assert_int_equal(queue_msg_path(NULL, "x", &b), -1);
+	assert_string_equal(buf_cstr(&b), ">/data/queue/abc-1.msg");
+	buf_free(&b);
+}
+
+static void test_load_save_remove(void **state)
+{
+	const char *dir = *state;
+	struct spool *sp = finished_spool(dir, "s3", "Subject: x\r\n\r\nhi\r\n");
+	assert_int_equal(queue_enqueue(dir, spool_path(sp), &full_env, NULL), 0);
+	spool_discard(&sp);
+	struct queue_envelope env;
+	struct buf err = BUF_INIT, p = BUF_INIT;
+	assert_int_equal(queue_load(dir, full_env.id, &env, &err), 0);
+	assert_int_equal(err.len, 0);
+	assert_env_equal(&env, &full_env);
+
+	/* A state change is saved and read back. */
+	env.rcpts[0].state = QUEUE_FAILED;
+	free(env.rcpts[0].last_reply);
+	env.rcpts[0].last_reply = strdup("550 5.1.1 no");
+	env.attempts = 4;
+	env.next_attempt = 1700007200;
+	assert_int_equal(queue_envelope_save(dir, &env, &err), 0);
+	struct queue_envelope again;
+	assert_int_equal(queue_load(dir, full_env.id, &again, NULL), 0);
+	assert_env_equal(&again, &env);
+	queue_envelope_free(&again);
+
+	/* Invalid envelopes are not saved. */
+	size_t saved_n = env.nrcpts;
+	env.nrcpts = 0;
+	assert_int_equal(queue_envelope_save(dir, &env, &err), -1);
+	assert_int_equal(errno, EINVAL);
+	env.nrcpts = saved_n;
+
+	/* Removed: gone for load, and a late save does not bring it back. */
+	assert_int_equal(queue_remove(dir, full_env.id, NULL), 0);
+	assert_int_equal(access(item_path(&p, dir, full_env.id, "env"), F_OK), -1);
+	assert_int_equal(access(item_path(&p, dir, full_env.id, "msg"), F_OK), -1);
+	assert_int_equal(queue_remove(dir, full_env.id, NULL), 0);
+	buf_reset(&err);
+	assert_int_equal(queue_envelope_save(dir, &env, &err), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(buf_cstr(&err), "item is gone"));
+	assert_int_equal(access(item_path(&p, dir, full_env.id, "env"), F_OK), -1);
+	queue_envelope_free(&env);
+	buf_reset(&err);
+	assert_int_equal(queue_load(dir, full_env.id, &env, &err), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(buf_cstr(&err), "cannot read"));
+	assert_null(env.id);
+	queue_envelope_free(&env);
+	buf_free(&err); buf_free(&p);
+}
+
+static void test_load_errors(void **state)
+{
+	const char *dir = *state;
+	put_item(dir, "good", "x\r\n");
+	struct buf err = BUF_INIT, p = BUF_INIT;
+	struct queue_envelope env;
+
+	/* An envelope naming another item. */
+	write_file(item_path(&p, dir, "other", "env"),
+	           "version 1\nid good\ncreated 1\nsender\nrcpt a@b pending\n");
+	assert_int_equal(queue_load(dir, "other", &env, &err), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(buf_cstr(&err), "names another id"));
+	assert_null(env.rcpts);
+
+	/* A broken envelope says where. */
+	write_file(item_path(&p, dir, "broken", "env"),
+	           "version 1\nid broken\ncreated x\n");
+	buf_reset(&err);
+	assert_int_equal(queue_load(dir, "broken", &env, &err), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(buf_cstr(&err), "broken.env: line 3: bad time"));
+
+	/* Unsafe ids never reach the file system. */
+	assert_int_equal(queue_load(dir, "../good", &env, NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(queue_remove(dir, "../good", NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(queue_load(dir, "good", &env, NULL), 0);
+	queue_envelope_free(&env);
+	buf_free(&err); buf_free(&p);
+}
+
+static void test_list(void **state)
+{
+	const char *dir = *state;
+	char **ids = (char **)1;
+	size_t n = 99;
+	/* No queue directory yet: empty, not an error. */
+	assert_int_equal(queue_list(dir, &ids, &n, NULL), 0);
+	assert_null(ids);
+	assert_int_equal(n, 0);
+
+	put_item(dir, "m2", "b\r\n");
+	put_item(dir, "a1", "a\r\n");
+	put_item(dir, "z.env", "c\r\n");
+	struct buf p = BUF_INIT;
+	/* Neither a lone message, a temporary file nor a directory counts. */
+	write_file(item_path(&p, dir, "lone", "msg"), "x");
+	write_file(item_path(&p, dir, "a1", "env.tmp.0123456789abcdef"), "x");
+	assert_int_equal(mkdir(item_path(&p, dir, ".hidden", "env"), 0700), 0);
+	assert_int_equal(queue_list(dir, &ids, &n, NULL), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(ids[0], "a1");
+	assert_string_equal(ids[1], "m2");
+	assert_string_equal(ids[2], "z.env");
+	queue_list_free(&ids, n);
+	assert_null(ids);
+	queue_list_free(&ids, 0);
+
+	/* An unreadable data directory is an error. */
+	struct buf err = BUF_INIT;
+	buf_reset(&p);
+	buf_printf(&p, "%s/queue/a1.msg", dir);
+	assert_int_equal(queue_list(buf_cstr(&p), &ids, &n, &err), -1);
+	assert_int_equal(errno, ENOTDIR);
+	assert_true(err.len > 0);
+	assert_null(ids);
+	buf_free(&p); buf_free(&err);
+}
+
+static void test_cleanup(void **state)
+{
+	const char *dir = *state;
+	int64_t now = (int64_t)time(NULL);
+	assert_int_equal(queue_cleanup(dir, now, NULL), 0);  /* no queue yet */
+	put_item(dir, "keep", "k\r\n");
+	struct buf p = BUF_INIT;
+	set_mtime(item_path(&p, dir, "keep", "msg"), (time_t)(now - 86400));
+	set_mtime(item_path(&p, dir, "keep", "env"), (time_t)(now - 86400));
+	/* An abandoned write, one still in progress, a lone envelope and an
+	 * old temporary file. */
+	write_file(item_path(&p, dir, "old", "msg"), "o");
+	set_mtime(p.data, (time_t)(now - 7200));
+	write_file(item_path(&p, dir, "young", "msg"), "y");
+	set_mtime(p.data, (time_t)(now - 60));
+	write_file(item_path(&p, dir, "orphan", "env"), "version 1\n");
+	write_file(item_path(&p, dir, "keep", "env.tmp.00000000deadbeef"), "t");
+	set_mtime(p.data, (time_t)(now - 7200));
+	write_file(item_path(&p, dir, "young", "env.tmp.00000000deadbeef"), "t");
+	write_file(item_path(&p, dir, "note", "txt"), "other files stay");
+	set_mtime(p.data, (time_t)(now - 7200));
+
+	assert_int_equal(queue_cleanup(dir, now, NULL), 3);
+	assert_int_equal(access(item_path(&p, dir, "keep", "msg"), F_OK), 0);
+	assert_int_equal(access(item_path(&p, dir, "keep", "env"), F_OK), 0);
+	assert_int_equal(access(item_path(&p, dir, "old", "msg"), F_OK), -1);
+	assert_int_equal(access(item_path(&p, dir, "young", "msg"), F_OK), 0);
+	assert_int_equal(access(item_path(&p, dir, "orphan", "env"), F_OK), -1);
+	assert_int_equal(access(item_path(&p, dir, "keep",
+	                                  "env.tmp.00000000deadbeef"), F_OK), -1);
+	assert_int_equal(access(item_path(&p, dir, "young",
+	                                  "env.tmp.00000000deadbeef"), F_OK), 0);
+	assert_int_equal(access(item_path(&p, dir, "note", "txt"), F_OK), 0);
+	/* An hour later the young ones are stale too. */
+	assert_int_equal(queue_cleanup(dir, now + 3600, NULL), 2);
+	assert_int_equal(queue_cleanup(dir, now + 3600, NULL), 0);
+	char **ids;
+	size_t n;
+	assert_int_equal(queue_list(dir, &ids, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], "keep");
+	queue_list_free(&ids, n);
+	buf_free(&p);
+}
+
+static void test_enqueue_data(void **state)
+{
+	const char *dir = *state;
+	static const char text[] = "Subject: from memory\r\n\r\nbody\r\n";
+	struct queue_rcpt r = {"to@example.net", QUEUE_PENDING, NULL, NULL, NULL};
+	char id[QUEUE_ID_SIZE];
+	queue_new_id(id);
+	struct queue_envelope env = {.id = id, .created = 5, .sender = "",
+	                             .rcpts = &r, .nrcpts = 1};
+	struct buf err = BUF_INIT, p = BUF_INIT, got = BUF_INIT;
+	assert_int_equal(queue_enqueue_data(dir, text, sizeof text - 1, &env, &err), 0);
+	assert_int_equal(err.len, 0);
+	assert_int_equal(queue_msg_path(dir, id, &p), 0);
+	assert_int_equal(fs_read_file(p.data, 4096, &got), 0);
+	assert_string_equal(buf_cstr(&got), text);
+	struct queue_envelope back;
+	assert_int_equal(queue_load(dir, id, &back, NULL), 0);
+	assert_env_equal(&back, &env);
+	queue_envelope_free(&back);
+	/* The spool copy is gone. */
+	buf_reset(&p);
+	buf_printf(&p, "%s/spool/%s", dir, id);
+	assert_int_equal(access(buf_cstr(&p), F_OK), -1);
+
+	/* The same id again: EEXIST, the item untouched, no spool left. */
+	assert_int_equal(queue_enqueue_data(dir, "other", 5, &env, &err), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(access(buf_cstr(&p), F_OK), -1);
+	buf_reset(&got);
+	assert_int_equal(fs_read_file(item_path(&p, dir, id, "msg"), 4096, &got), 0);
+	assert_string_equal(buf_cstr(&got), text);
+
+	/* Empty data is a valid (if odd) message; bad envelopes are refused. */
+	env.id = "empty";
+	assert_int_equal(queue_enqueue_data(dir, NULL, 0, &env, NULL), 0);
+	env.id = "nodata";
+	assert_int_equal(queue_enqueue_data(dir, NULL, 3, &env, NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	env.id = "../x";
+	buf_reset(&err);
+	assert_int_equal(queue_enqueue_data(dir, text, 3, &env, &err), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(buf_cstr(&err), "not a safe file name"));
+	buf_free(&err); buf_free(&p); buf_free(&got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -494,6 +771,13 @@ int main(void)
 		T(test_enqueue_writes_item),
 		T(test_enqueue_errors),
 		T(test_enqueue_copies_across_file_systems),
+		cmocka_unit_test(test_new_id),
+		cmocka_unit_test(test_msg_path),
+		T(test_load_save_remove),
+		T(test_load_errors),
+		T(test_list),
+		T(test_cleanup),
+		T(test_enqueue_data),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
