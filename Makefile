@@ -26,6 +26,7 @@ LIB_SRC    := $(sort $(foreach d,lib msg auth store smtp pop3,$(wildcard src/$(d
 CLIENT_SRC := $(sort $(wildcard src/client/*.c))
 DAEMON_SRC := $(sort $(wildcard src/daemon/*.c))
 CTL_SRC    := $(sort $(wildcard src/ctl/*.c))
+SENDMAIL_SRC := $(sort $(wildcard src/sendmail/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test-*.c))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
@@ -34,16 +35,18 @@ LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/obj/%.o)
 CTL_OBJ    := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
+SENDMAIL_OBJ := $(SENDMAIL_SRC:%.c=$(BUILD)/obj/%.o)
 LIBA       := $(BUILD)/libposthorn.a
-PROGS      := $(BUILD)/posthorn $(if $(DAEMON_SRC),$(BUILD)/posthornd) $(if $(CTL_SRC),$(BUILD)/posthornctl)
+PROGS      := $(BUILD)/posthorn $(if $(DAEMON_SRC),$(BUILD)/posthornd) $(if $(CTL_SRC),$(BUILD)/posthornctl) \
+              $(if $(SENDMAIL_SRC),$(BUILD)/posthorn-sendmail)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # The fuzz harnesses, built with a plain main() that replays files, so make
 # test proves every harness builds and survives its seed corpus.
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 
-LIBS       := -lmagic -levent_openssl -levent_pthreads -levent -lssl -lcrypto -lcrypt -lpthread
+LIBS       := -lmagic -lresolv -levent_openssl -levent_pthreads -levent -lssl -lcrypto -lcrypt -lpthread
 
-.PHONY: all deps test unit it lint run demo bench fuzz install clean help
+.PHONY: all deps test unit it lint run demo bench fuzz install install-sendmail-link clean help
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -72,6 +75,9 @@ $(BUILD)/posthornd: $(DAEMON_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/posthornctl: $(CTL_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/posthorn-sendmail: $(SENDMAIL_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBA)
@@ -149,12 +155,21 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(BUILD)/posthorn $(DESTDIR)$(PREFIX)/bin/posthorn
 	install -m 644 doc/posthorn.1 $(DESTDIR)$(PREFIX)/share/man/man1/posthorn.1
-	for p in posthornd posthornctl; do \
+	for p in posthornd posthornctl posthorn-sendmail; do \
 		[ ! -x $(BUILD)/$$p ] || install -m 755 $(BUILD)/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; \
 		[ ! -f doc/$$p.8 ] || install -m 644 doc/$$p.8 $(DESTDIR)$(PREFIX)/share/man/man8/$$p.8; \
 	done
 
+# Optional: make posthorn-sendmail the system's /usr/sbin/sendmail (what
+# cron, mutt and scripts call). An existing non-link sendmail is kept.
+install-sendmail-link: install
+	install -d $(DESTDIR)/usr/sbin
+	@if [ -e $(DESTDIR)/usr/sbin/sendmail ] && [ ! -L $(DESTDIR)/usr/sbin/sendmail ]; then \
+		echo "$(DESTDIR)/usr/sbin/sendmail exists and is not a symlink: left alone"; exit 1; fi
+	ln -sf $(PREFIX)/sbin/posthorn-sendmail $(DESTDIR)/usr/sbin/sendmail
+
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(CTL_OBJ:.o=.d) \
+	$(SENDMAIL_OBJ:.o=.d)

@@ -13,7 +13,7 @@ pkgs=""
 for group in "$@"; do
 	case "$group" in
 	build) pkgs="$pkgs gcc make pkg-config libc6-dev libevent-dev libssl-dev libcrypt-dev libmagic-dev openssl" ;;
-	test)  pkgs="$pkgs libcmocka-dev python3 python3-pytest swaks libio-socket-ssl-perl libnet-ssleay-perl fetchmail mpop getmail6 neomutt msmtp" ;;
+	test)  pkgs="$pkgs libcmocka-dev python3 python3-pytest swaks libio-socket-ssl-perl libnet-ssleay-perl fetchmail mpop getmail6 neomutt msmtp dnsmasq-base" ;;
 	fuzz)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
 	bench) pkgs="$pkgs libgmime-3.0-dev pkg-config postfix dovecot-pop3d python3" ;;
 	*) echo "deps.sh: unknown group '$group' (build, test, fuzz, bench)" >&2; exit 2 ;;

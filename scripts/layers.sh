@@ -26,5 +26,6 @@ check pop3 lib msg auth store
 check imap lib msg auth store
 check client lib msg store smtp pop3
 check ctl lib msg auth store
+check sendmail lib msg smtp
 check daemon lib msg auth store smtp pop3 imap
 exit $fail

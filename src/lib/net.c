@@ -194,6 +194,9 @@ static struct net_conn *conn_new(int fd, const char *host,
 	c->fd = fd;
 	if (opt)
 		c->opt = *opt;
+	if (opt && opt->tls_name)
+		host = opt->tls_name;
+	c->opt.tls_name = NULL;  /* the caller's string: c->host is our copy */
 	c->host = strdup(host ? host : "");
 	if (opt && opt->ca_file)
 		c->ca_file = strdup(opt->ca_file);

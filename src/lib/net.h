@@ -46,6 +46,12 @@ struct net_options {
 	                          * (a private CA or a self-signed server
 	                          * certificate), or NULL: the system's store */
 	int insecure;            /* skip certificate verification (still TLS) */
+	const char *tls_name;    /* the name the certificate must be valid for
+	                          * (and the SNI) when it is not the host given
+	                          * to net_connect/net_from_fd, e.g. an MX host
+	                          * name while host is one of its numeric
+	                          * addresses; NULL: that host. Messages after
+	                          * the connect name the server by it too. */
 	net_trace_fn trace;      /* NULL: no transcript */
 	void *trace_arg;
 };

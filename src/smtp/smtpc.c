@@ -253,6 +253,8 @@ static void ext_line(struct smtpc_ext *x, const char *p, const char *end)
 		x->enhanced = 1;
 	else if (word_is(k, kn, "CHUNKING"))
 		x->chunking = 1;
+	else if (word_is(k, kn, "DSN"))
+		x->dsn = 1;
 	else if (word_is(k, kn, "AUTH"))
 		ext_auth(x, p, end);
 	else if (word_is(k, kn, "SIZE")) {
@@ -523,14 +525,46 @@ static int address_ok(const char *a)
 	return 1;
 }
 
+/* An ESMTP parameter value we can send: xtext, '!'..'~' without '='. */
+static int xtext_ok(const char *v)
+{
+	if (!v)
+		return 1;
+	if (!*v)
+		return 0;
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x21 || (unsigned char)*v > 0x7e || *v == '=')
+			return 0;
+	return 1;
+}
+
+static int params_ok(const struct smtpc_params *p, size_t nrcpt)
+{
+	if (!p)
+		return 1;
+	if (!xtext_ok(p->ret) || !xtext_ok(p->envid))
+		return 0;
+	for (size_t i = 0; i < nrcpt; i++)
+		if ((p->notify && !xtext_ok(p->notify[i]))
+		    || (p->orcpt && !xtext_ok(p->orcpt[i])))
+			return 0;
+	return 1;
+}
+
 /* Checks what can be checked before a byte is sent: addresses, SIZE,
- * SMTPUTF8. 0, or -1 with NET_ERR_PROTOCOL and why. */
-static int send_precheck(struct smtpc *s, const char *from,
+ * SMTPUTF8, parameters. 0, or -1 with NET_ERR_PROTOCOL and why. */
+static int send_precheck(const struct smtpc *s, const char *from,
                          const struct smtpc_rcpt *rcpts, size_t nrcpt,
+                         const struct smtpc_params *params,
                          unsigned long long size, int *utf8,
                          enum net_err *err, struct buf *why)
 {
 	*err = NET_ERR_PROTOCOL;
+	if (!params_ok(params, nrcpt)) {
+		buf_puts(why, "an ESMTP parameter (RET, ENVID, NOTIFY or ORCPT) "
+		         "contains characters SMTP cannot carry");
+		return -1;
+	}
 	if (nrcpt == 0) {
 		buf_puts(why, "the message has no recipients");
 		return -1;
@@ -548,6 +582,8 @@ static int send_precheck(struct smtpc *s, const char *from,
 		}
 		*utf8 |= has_8bit(rcpts[i].address, strlen(rcpts[i].address));
 	}
+	if (params && params->smtputf8 && s->ext.smtputf8)
+		*utf8 = 1;
 	if (*utf8 && !s->ext.smtputf8) {
 		buf_puts(why, "an address is not ASCII and the server does not offer "
 		         "SMTPUTF8");
@@ -562,17 +598,23 @@ static int send_precheck(struct smtpc *s, const char *from,
 	return 0;
 }
 
-/* Command i of the group: MAIL, the RCPTs, DATA. */
-static int group_line(struct buf *cmd, size_t i, const char *from,
-                      const struct smtpc_rcpt *rcpts, size_t nrcpt,
-                      const char *mail_params)
+/* Command i of the group: MAIL, the RCPTs (with the DSN parameters when
+ * the server takes them), DATA. */
+static int group_line(const struct smtpc *s, struct buf *cmd, size_t i,
+                      const char *from, const struct smtpc_rcpt *rcpts,
+                      size_t nrcpt, const char *mail_params,
+                      const struct smtpc_params *p)
 {
 	buf_reset(cmd);
 	if (i == 0)
 		return buf_printf(cmd, "MAIL FROM:<%s>%s", from, mail_params);
-	if (i <= nrcpt)
-		return buf_printf(cmd, "RCPT TO:<%s>", rcpts[i - 1].address);
-	return buf_puts(cmd, "DATA");
+	if (i > nrcpt)
+		return buf_puts(cmd, "DATA");
+	const char *notify = p && p->notify && s->ext.dsn ? p->notify[i - 1] : NULL;
+	const char *orcpt = p && p->orcpt && s->ext.dsn ? p->orcpt[i - 1] : NULL;
+	return buf_printf(cmd, "RCPT TO:<%s>%s%s%s%s", rcpts[i - 1].address,
+	                  notify ? " NOTIFY=" : "", notify ? notify : "",
+	                  orcpt ? " ORCPT=" : "", orcpt ? orcpt : "");
 }
 
 /* The data, dot-stuffed with CRLF ends, then the dot; the transcript
@@ -630,8 +672,10 @@ static int reply_copy(struct smtpc_reply *dst, const struct smtpc_reply *src)
  * smtpc_send returns. */
 static int send_finish(struct smtpc *s, size_t accepted, const char *data,
                        size_t len, struct smtpc_reply *last,
-                       enum net_err *err, struct buf *why)
+                       enum smtpc_stage *stage, enum net_err *err,
+                       struct buf *why)
 {
+	*stage = SMTPC_STAGE_DATA;
 	if (last->code != 354) {
 		if (accepted == 0)
 			return 0;
@@ -639,6 +683,7 @@ static int send_finish(struct smtpc *s, size_t accepted, const char *data,
 		why_reply(why, "the server refused DATA", last);
 		return -1;
 	}
+	*stage = SMTPC_STAGE_DOT;
 	/* a server that says 354 without a recipient gets an empty message */
 	if (send_data(s, data, accepted ? len : 0, err, why) < 0
 	    || smtpc_read_reply(s, last, err, why) < 0)
@@ -652,40 +697,78 @@ static int send_finish(struct smtpc *s, size_t accepted, const char *data,
 	return -1;
 }
 
-/* The parameters of MAIL FROM (RFC 1870, 6152, 6531). */
-static void mail_params(const struct smtpc *s, const char *data, size_t len,
-                        unsigned long long size, int utf8, char *out, size_t n)
+/* The parameters of MAIL FROM (RFC 1870, 6152, 6531, 3461). 0 or -1. */
+static int mail_params(const struct smtpc *s, const char *data, size_t len,
+                       unsigned long long size, int utf8,
+                       const struct smtpc_params *p, struct buf *out)
 {
-	char sizeparam[32] = "";
+	int r = 0;
 	if (s->ext.size)
-		snprintf(sizeparam, sizeof sizeparam, " SIZE=%llu", size);
-	snprintf(out, n, "%s%s%s", sizeparam,
-	         has_8bit(data, len) && s->ext.eightbitmime ? " BODY=8BITMIME" : "",
-	         utf8 ? " SMTPUTF8" : "");
+		r |= buf_printf(out, " SIZE=%llu", size);
+	if (has_8bit(data, len) && s->ext.eightbitmime)
+		r |= buf_puts(out, " BODY=8BITMIME");
+	if (utf8)
+		r |= buf_puts(out, " SMTPUTF8");
+	if (p && s->ext.dsn && p->ret)
+		r |= buf_printf(out, " RET=%s", p->ret);
+	if (p && s->ext.dsn && p->envid)
+		r |= buf_printf(out, " ENVID=%s", p->envid);
+	buf_cstr(out);
+	return r ? -1 : 0;
+}
+
+/* The checks, then MAIL's parameters into params. 0, or -1 with *err. */
+static int send_prepare(const struct smtpc *s, const char *from,
+                        const struct smtpc_rcpt *rcpts, size_t nrcpt,
+                        const char *data, size_t len,
+                        const struct smtpc_params *p, struct buf *params,
+                        enum net_err *err, struct buf *why)
+{
+	struct msg_crlf_size cs;
+	msg_crlf_size_init(&cs);
+	msg_crlf_size_feed(&cs, data, len);
+	unsigned long long size = msg_crlf_size_end(&cs);
+	int utf8;
+	if (send_precheck(s, from, rcpts, nrcpt, p, size, &utf8, err, why) < 0)
+		return -1;
+	if (mail_params(s, data, len, size, utf8, p, params) < 0) {
+		*err = NET_ERR_MEMORY;
+		buf_puts(why, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 int smtpc_send(struct smtpc *s, const char *from, struct smtpc_rcpt *rcpts,
                size_t nrcpt, const char *data, size_t len,
                struct smtpc_reply *last, enum net_err *err, struct buf *why)
 {
+	return smtpc_send_ex(s, from, rcpts, nrcpt, data, len, NULL, NULL, last,
+	                     err, why);
+}
+
+int smtpc_send_ex(struct smtpc *s, const char *from, struct smtpc_rcpt *rcpts,
+                  size_t nrcpt, const char *data, size_t len,
+                  const struct smtpc_params *p, enum smtpc_stage *stagep,
+                  struct smtpc_reply *last, enum net_err *err,
+                  struct buf *why)
+{
+	enum smtpc_stage stage_local;
+	enum smtpc_stage *stage = stagep ? stagep : &stage_local;
+	*stage = SMTPC_STAGE_CHECK;
 	*err = NET_OK;
 	reply_clear(last);
 	for (size_t i = 0; i < nrcpt; i++)
 		reply_clear(&rcpts[i].reply);
-	struct msg_crlf_size cs;
-	msg_crlf_size_init(&cs);
-	msg_crlf_size_feed(&cs, data, len);
-	unsigned long long size = msg_crlf_size_end(&cs);
-	int utf8;
-	if (send_precheck(s, from, rcpts, nrcpt, size, &utf8, err, why) < 0)
+	struct buf cmd = BUF_INIT, params = BUF_INIT;
+	if (send_prepare(s, from, rcpts, nrcpt, data, len, p, &params, err,
+	                 why) < 0) {
+		buf_free(&params);
 		return -1;
-
-	char params[96];
-	mail_params(s, data, len, size, utf8, params, sizeof params);
-
-	struct buf cmd = BUF_INIT;
+	}
 	struct smtpc_reply scratch;
 	smtpc_reply_init(&scratch);
+	*stage = SMTPC_STAGE_MAIL;
 	size_t total = nrcpt + 2, sent = 0, got = 0, accepted = 0;
 	size_t window = s->ext.pipelining ? SMTPC_PIPELINE_WINDOW : 1;
 	int mail_ok = 0, r = -1;
@@ -695,7 +778,8 @@ int smtpc_send(struct smtpc *s, const char *from, struct smtpc_rcpt *rcpts,
 			if (!s->ext.pipelining && ((sent > 0 && !mail_ok)
 			    || (sent == total - 1 && accepted == 0)))
 				break;
-			if (group_line(&cmd, sent, from, rcpts, nrcpt, params) < 0) {
+			if (group_line(s, &cmd, sent, from, rcpts, nrcpt,
+			               buf_cstr(&params), p) < 0) {
 				*err = NET_ERR_MEMORY;
 				buf_puts(why, "out of memory");
 				goto out;
@@ -706,6 +790,8 @@ int smtpc_send(struct smtpc *s, const char *from, struct smtpc_rcpt *rcpts,
 		}
 		if (got == sent)
 			break;
+		*stage = got == 0 ? SMTPC_STAGE_MAIL : got <= nrcpt ? SMTPC_STAGE_RCPT
+		       : SMTPC_STAGE_DATA;
 		struct smtpc_reply *into = got == 0 ? last
 		    : got <= nrcpt ? &rcpts[got - 1].reply
 		    : mail_ok ? last : &scratch;
@@ -720,6 +806,7 @@ int smtpc_send(struct smtpc *s, const char *from, struct smtpc_rcpt *rcpts,
 		got++;
 	}
 	if (!mail_ok) {
+		*stage = SMTPC_STAGE_MAIL;
 		/* a server that takes DATA after refusing MAIL gets an empty one */
 		if (scratch.code == 354 && send_data(s, data, 0, err, why) == 0)
 			smtpc_read_reply(s, &scratch, err, why);
@@ -730,7 +817,7 @@ int smtpc_send(struct smtpc *s, const char *from, struct smtpc_rcpt *rcpts,
 	if (accepted == 0) {
 		/* the recipients' replies say why; *last gets the first of them */
 		if (got == total && last->code == 354)
-			r = send_finish(s, 0, data, len, last, err, why);
+			r = send_finish(s, 0, data, len, last, stage, err, why);
 		else
 			r = 0;
 		if (r == 0 && reply_copy(last, &rcpts[0].reply) < 0) {
@@ -740,9 +827,10 @@ int smtpc_send(struct smtpc *s, const char *from, struct smtpc_rcpt *rcpts,
 		}
 		goto out;
 	}
-	r = send_finish(s, accepted, data, len, last, err, why);
+	r = send_finish(s, accepted, data, len, last, stage, err, why);
 out:
 	smtpc_reply_free(&scratch);
 	buf_free(&cmd);
+	buf_free(&params);
 	return r;
 }

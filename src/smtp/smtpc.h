@@ -24,6 +24,7 @@ struct smtpc_reply {
 struct smtpc_ext {
 	int esmtp;           /* EHLO worked (else HELO) */
 	int starttls, pipelining, eightbitmime, smtputf8, enhanced, chunking;
+	int dsn;             /* RFC 3461 delivery status notifications */
 	int auth_plain, auth_login;
 	unsigned long long size;  /* SIZE limit, 0 when none given */
 };
@@ -93,6 +94,40 @@ struct smtpc_rcpt {
 int smtpc_send(struct smtpc *s, const char *from, struct smtpc_rcpt *rcpts,
                size_t nrcpt, const char *data, size_t len,
                struct smtpc_reply *last, enum net_err *err, struct buf *why);
+
+/* Extra ESMTP parameters for smtpc_send_ex (the outbound queue passes on
+ * what its own client asked for). Every field may be NULL or 0. Values are
+ * xtext as RFC 3461 4 sends them: '!'..'~' without '='; anything else makes
+ * the send fail up front (NET_ERR_PROTOCOL). */
+struct smtpc_params {
+	const char *ret;             /* DSN RET= on MAIL ("FULL" or "HDRS") */
+	const char *envid;           /* DSN ENVID= on MAIL */
+	const char *const *notify;   /* one DSN NOTIFY= per recipient (an entry
+	                              * may be NULL), or NULL */
+	const char *const *orcpt;    /* one DSN ORCPT= per recipient, or NULL */
+	int smtputf8;                /* SMTPUTF8 on MAIL even when every address
+	                              * is ASCII (a UTF-8 header, RFC 6531 3.4),
+	                              * when the server offers it */
+};
+
+/* Where smtpc_send_ex stopped: CHECK (refused up front, nothing sent),
+ * MAIL, RCPT, DATA (its reply), DOT (the data or the final reply). On
+ * success (and for the 0 return) the last stage reached. */
+enum smtpc_stage {
+	SMTPC_STAGE_CHECK, SMTPC_STAGE_MAIL, SMTPC_STAGE_RCPT, SMTPC_STAGE_DATA,
+	SMTPC_STAGE_DOT,
+};
+
+/* smtpc_send with extra parameters: the DSN ones go out only when the
+ * server offers DSN (RFC 3461 4.1; else they are dropped). params may be
+ * NULL (then it is smtpc_send); stage, when not NULL, says where a -1 came
+ * from, so a caller can tell a refused sender from a refused message or a
+ * connection lost after the data. Same returns as smtpc_send. */
+int smtpc_send_ex(struct smtpc *s, const char *from, struct smtpc_rcpt *rcpts,
+                  size_t nrcpt, const char *data, size_t len,
+                  const struct smtpc_params *params, enum smtpc_stage *stage,
+                  struct smtpc_reply *last, enum net_err *err,
+                  struct buf *why);
 
 /* RSET (to start another message after a failure). 0 or -1. */
 int smtpc_rset(struct smtpc *s, struct smtpc_reply *last, enum net_err *err,
