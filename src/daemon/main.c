@@ -22,6 +22,7 @@
 #include "../lib/fs.h"
 #include "../lib/log.h"
 #include "jobs.h"
+#include "outq.h"
 #include "server.h"
 #include "stdio.h"
 #include "world.h"
@@ -44,7 +45,8 @@ struct daemon_state {
 	struct server *srv;
 	struct event_base *base;
 	struct jobs *jobs;
-	struct event *signals[4];
+	struct outq *outq;      /* the queue manager; NULL until started */
+	struct event *signals[5];
 	int notify_fd;          /* to the waiting parent; -1 when none */
 	char *pid_file;         /* owned; NULL when none was written */
 };
@@ -128,6 +130,20 @@ static void main_print_errors(struct buf *err)
 	}
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
 		fprintf(stderr, "posthornd: %s\n", line);
+}
+
+/* Problems config_load let pass (a world-readable password file). */
+static void main_log_warnings(const struct posthorn_config *cfg)
+{
+	if (!cfg->warnings)
+		return;
+	struct buf copy = BUF_INIT;
+	buf_puts(&copy, cfg->warnings);
+	char *text = buf_cstr(&copy);
+	for (char *line = text ? strtok(text, "\n") : NULL; line;
+	     line = strtok(NULL, "\n"))
+		log_warn(NULL, "%s", line);
+	buf_free(&copy);
 }
 
 static void main_log_errors(const char *what, struct buf *err)
@@ -237,6 +253,8 @@ static void main_on_term(evutil_socket_t sig, short what, void *arg)
 	struct daemon_state *d = arg;
 	(void)what;
 	log_info(NULL, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (d->outq)
+		outq_shutdown(d->outq);
 	server_shutdown(d->srv);
 }
 
@@ -255,19 +273,35 @@ static void main_on_hup(evutil_socket_t sig, short what, void *arg)
 		buf_free(&err);
 		return;
 	}
+	main_log_warnings(&w->cfg);
 	server_reload(d->srv, w);
+	if (d->outq)
+		outq_reload(d->outq, w);
 	log_info(NULL, "reloaded: %zu users, %zu aliases, %zu domains",
 	         w->users.count, w->aliases.count, w->cfg.ndomains);
 	world_unref(&w);
 	buf_free(&err);
 }
 
+/* SIGUSR1 (posthornctl queue flush): every queued item is due now. */
+static void main_on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+	(void)sig;
+	(void)what;
+	log_info(NULL, "SIGUSR1: flushing the queue");
+	if (d->outq)
+		outq_flush(d->outq);
+}
+
 static int main_add_signals(struct daemon_state *d)
 {
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
 		d->signals[i] = evsignal_new(d->base, sigs[i],
-		                             sigs[i] == SIGHUP ? main_on_hup : main_on_term, d);
+		                             sigs[i] == SIGHUP ? main_on_hup
+		                             : sigs[i] == SIGUSR1 ? main_on_usr1
+		                             : main_on_term, d);
 		if (!d->signals[i] || evsignal_add(d->signals[i], NULL) < 0)
 			return -1;
 	}
@@ -301,10 +335,19 @@ static int main_run_loop(struct daemon_state *d, const struct options *o,
 		buf_free(&err);
 		return EX_OSERR;
 	}
+	if (!(d->outq = outq_new(d->base, server_world(d->srv), &err))) {
+		main_log_errors("queue manager", &err);
+		buf_free(&err);
+		return EX_OSERR;
+	}
 	log_info(NULL, "ready (posthornd %s, pid %ld)", POSTHORN_VERSION,
 	         (long)getpid());
 	main_notify(d, 0);
 	event_base_dispatch(d->base);
+	/* The sessions are gone; deliveries get what is left of
+	 * shutdown_timeout (their recipients stay queued otherwise). */
+	if (outq_drain(d->outq))
+		event_base_dispatch(d->base);
 	log_info(NULL, "exiting");
 	return 0;
 }
@@ -314,7 +357,9 @@ static void main_cleanup(struct daemon_state *d)
 	if (d->pid_file && unlink(d->pid_file) < 0)
 		log_debug(NULL, "removing %s: %s", d->pid_file, strerror(errno));
 	free(d->pid_file);
-	int stuck = d->srv && server_connections(d->srv) > 0;
+	int stuck = (d->srv && server_connections(d->srv) > 0) ||
+	            (d->outq && outq_busy(d->outq) > 0);
+	outq_free(&d->outq);
 	server_free(&d->srv);
 	for (size_t i = 0; i < sizeof d->signals / sizeof d->signals[0]; i++)
 		if (d->signals[i])
@@ -376,6 +421,7 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	buf_free(&err);
+	main_log_warnings(&w->cfg);
 	if (o.check) {
 		printf("posthornd: %s: ok (%zu users, %zu aliases)\n", w->cfg.path,
 		       w->users.count, w->aliases.count);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -37,6 +38,8 @@ enum key_type {
 	KEY_COUNT,      /* size_t, plain number */
 	KEY_INT,        /* int, plain number */
 	KEY_SECONDS,    /* int, optional s/m/h suffix */
+	KEY_DURATION,   /* int, optional s/m/h/d suffix */
+	KEY_RETRY,      /* cfg->queue.retry: a list of durations */
 	KEY_ADDRESS,    /* char *: numeric IPv4 or IPv6 */
 	KEY_PROTO,      /* enum cfg_proto */
 	KEY_TLS,        /* enum cfg_tls */
@@ -85,6 +88,19 @@ static const struct key limit_keys[] = {
 	LIMIT("pop3_timeout", KEY_SECONDS, pop3_timeout, 1, 86400),
 };
 
+#define QUEUE(n, t, f, lo, hi) {n, t, offsetof(struct cfg_queue, f), lo, hi}
+static const struct key queue_keys[] = {
+	QUEUE("retry", KEY_RETRY, retry, 1, 30 * 86400),
+	QUEUE("lifetime", KEY_DURATION, lifetime, 1, 365 * 86400),
+	QUEUE("delay_warning", KEY_DURATION, delay_warning, 0, 365 * 86400),
+	QUEUE("connections", KEY_INT, connections, 1, 1000),
+	QUEUE("connections_per_domain", KEY_INT, connections_per_domain, 1, 1000),
+	QUEUE("remote_port", KEY_INT, remote_port, 1, 65535),
+	QUEUE("max_received", KEY_INT, max_received, 1, 1000),
+	QUEUE("command_timeout", KEY_DURATION, command_timeout, 1, 3600),
+	QUEUE("scan_interval", KEY_DURATION, scan_interval, 1, 86400),
+};
+
 #define LISTENER(n, t, f, lo, hi) {n, t, offsetof(struct cfg_listener, f), lo, hi}
 static const struct key listener_keys[] = {
 	LISTENER("address", KEY_ADDRESS, address, 0, 0),
@@ -98,7 +114,8 @@ enum { L_ADDRESS, L_PORT, L_PROTOCOL, L_TLS, L_REQUIRE_AUTH, L_VRFY, L_NKEYS };
 
 #define NKEYS(t) (sizeof(t) / sizeof *(t))
 
-enum section { SECTION_MAIN, SECTION_LIMITS, SECTION_LISTENER };
+enum section { SECTION_MAIN, SECTION_LIMITS, SECTION_LISTENER, SECTION_QUEUE,
+               SECTION_TRANSPORT };
 
 /* Where each key was set (0 = not set), for duplicate errors and for
  * defaults that depend on what the file left out. */
@@ -113,8 +130,11 @@ struct parser {
 	struct posthorn_config *cfg;
 	enum section section;
 	int limits_line;
+	int queue_section_line;
+	int transport_line;
 	int main_line[NKEYS(main_keys)];
 	int limit_line[NKEYS(limit_keys)];
+	int queue_line[NKEYS(queue_keys)];
 	struct listener_seen *seen; /* parallel to cfg->listeners */
 };
 
@@ -389,25 +409,29 @@ static int clear_string(char **field)
 	return 0;
 }
 
+static const unsigned long long time_mult[] = {1, 60, 3600, 86400};
+
 static int set_number(struct parser *p, const struct key *k, void *field,
                       const char *value)
 {
 	static const unsigned long long size_mult[] = {1ULL << 10, 1ULL << 20,
 	                                               1ULL << 30};
-	static const unsigned long long time_mult[] = {1, 60, 3600};
 	unsigned long long v;
 	int r;
 	if (k->type == KEY_SIZE)
 		r = parse_scaled(value, "kmg", size_mult, &v);
 	else if (k->type == KEY_SECONDS)
 		r = parse_scaled(value, "smh", time_mult, &v);
+	else if (k->type == KEY_DURATION)
+		r = parse_scaled(value, "smhd", time_mult, &v);
 	else
 		r = parse_scaled(value, "", NULL, &v);
 	if (r < 0)
 		return perr(p, "%s: '%s' is not a number%s", k->name, value,
 		            k->type == KEY_SIZE ? " (suffix K, M or G allowed)" :
 		            k->type == KEY_SECONDS ? " of seconds (suffix s, m or h allowed)" :
-		            "");
+		            k->type == KEY_DURATION ? " of seconds (suffix s, m, h or d "
+		            "allowed)" : "");
 	if (v < k->min || v > k->max)
 		return perr(p, "%s: %s is out of range (%llu to %llu)", k->name,
 		            value, k->min, k->max);
@@ -435,6 +459,28 @@ static int set_enum(struct parser *p, const struct key *k, void *field,
 	for (size_t i = 0; i < n; i++)
 		buf_printf(p->err, "%s %s", i ? "," : "", names[i]);
 	return -1;
+}
+
+/* "1m, 5m, 1h": the waits between attempts, at most CFG_RETRY_MAX. */
+static int set_retry(struct parser *p, const struct key *k, char *value)
+{
+	struct cfg_queue *q = &p->cfg->queue;
+	char *save = NULL;
+	q->nretry = 0;
+	for (char *item = strtok_r(value, ", \t", &save); item;
+	     item = strtok_r(NULL, ", \t", &save)) {
+		unsigned long long v;
+		if (q->nretry == CFG_RETRY_MAX)
+			return perr(p, "%s: more than %d waits", k->name, CFG_RETRY_MAX);
+		if (parse_scaled(item, "smhd", time_mult, &v) < 0)
+			return perr(p, "%s: '%s' is not a number of seconds (suffix s, "
+			            "m, h or d allowed)", k->name, item);
+		if (v < k->min || v > k->max)
+			return perr(p, "%s: %s is out of range (%llu to %llu)", k->name,
+			            item, k->min, k->max);
+		q->retry[q->nretry++] = (int)v;
+	}
+	return q->nretry ? 0 : perr(p, "%s: empty value", k->name);
 }
 
 /* Stores value (trimmed, non-NULL) into the field k describes in base. */
@@ -484,7 +530,10 @@ static int set_value(struct parser *p, const struct key *k, void *base,
 	case KEY_COUNT:
 	case KEY_INT:
 	case KEY_SECONDS:
+	case KEY_DURATION:
 		return set_number(p, k, field, value);
+	case KEY_RETRY:
+		return set_retry(p, k, value);
 	case KEY_ADDRESS: {
 		unsigned char addr[16];
 		if (!parse_address(value, addr))
@@ -544,6 +593,13 @@ static int set_key(struct parser *p, const char *name, char *value)
 			return -1;
 		return set_value(p, k, &cfg->limits, value);
 	}
+	if (p->section == SECTION_QUEUE) {
+		if (!(k = find_key(queue_keys, NKEYS(queue_keys), name, &i)))
+			return perr(p, "unknown key '%s' in [queue]", name);
+		if (mark_seen(p, &p->queue_line[i], name) < 0)
+			return -1;
+		return set_value(p, k, &cfg->queue, value);
+	}
 	struct cfg_listener *l = &cfg->listeners[cfg->nlisteners - 1];
 	if (!(k = find_key(listener_keys, NKEYS(listener_keys), name, &i)))
 		return perr(p, "unknown key '%s' in [listener %s]", name, l->name);
@@ -599,12 +655,25 @@ static int parse_section(struct parser *p, char *line)
 		return perr(p, "section header must end with ']'");
 	line[n - 1] = '\0';
 	char *inner = trim(line + 1);
-	if (strcmp(inner, "limits") == 0) {
-		if (p->limits_line)
-			return perr(p, "duplicate section [limits] (first on line %d)",
-			            p->limits_line);
-		p->limits_line = p->line;
-		p->section = SECTION_LIMITS;
+	static const struct {
+		const char *name;
+		enum section section;
+		size_t line;
+	} simple[] = {
+		{"limits", SECTION_LIMITS, offsetof(struct parser, limits_line)},
+		{"queue", SECTION_QUEUE, offsetof(struct parser, queue_section_line)},
+		{"transport", SECTION_TRANSPORT,
+		 offsetof(struct parser, transport_line)},
+	};
+	for (size_t i = 0; i < NKEYS(simple); i++) {
+		if (strcmp(inner, simple[i].name) != 0)
+			continue;
+		int *seen = (int *)((char *)p + simple[i].line);
+		if (*seen)
+			return perr(p, "duplicate section [%s] (first on line %d)",
+			            inner, *seen);
+		*seen = p->line;
+		p->section = simple[i].section;
 		return 0;
 	}
 	if (strncmp(inner, "listener", 8) == 0 &&
@@ -632,6 +701,273 @@ static void strip_comment(char *line)
 	}
 }
 
+/* ---- [transport] ------------------------------------------------------ */
+
+static const char *const transport_tls_names[] = {
+	"may", "none", "encrypt", "verify", "implicit",
+};
+
+const char *config_transport_tls_name(enum cfg_transport_tls tls)
+{
+	if ((size_t)tls >= NKEYS(transport_tls_names))
+		return "unknown";
+	return transport_tls_names[tls];
+}
+
+/* "*", "example.com" or ".example.com", lowercased in place. */
+static int transport_domain_valid(char *d)
+{
+	for (char *c = d; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	size_t n = strlen(d);
+	if (n > 1 && d[n - 1] == '.')
+		d[n - 1] = '\0';
+	if (strcmp(d, "*") == 0)
+		return 1;
+	return plausible_domain(d[0] == '.' ? d + 1 : d) && d[strlen(d) - 1] != '.';
+}
+
+static int transport_port(const char *s, int *port)
+{
+	unsigned long long v;
+	if (parse_scaled(s, "", NULL, &v) < 0 || v < 1 || v > 65535)
+		return -1;
+	*port = (int)v;
+	return 0;
+}
+
+/* "smtp:[HOST]", "smtp:[HOST]:PORT", "smtp:HOST" or "smtp:HOST:PORT";
+ * HOST is a domain name or a numeric address (IPv6 only in brackets). */
+static int transport_smarthost(struct parser *p, struct cfg_transport *t,
+                               const char *route)
+{
+	const char *s = route + 5, *port = NULL;
+	char host[256];
+	size_t n;
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return perr(p, "transport %s: '%s': expected smtp:[HOST]:PORT",
+			            t->domain, route);
+		n = (size_t)(end - s - 1);
+		s++;
+		port = end[1] ? end + 2 : NULL;
+	} else {
+		n = strcspn(s, ":");
+		port = s[n] ? s + n + 1 : NULL;
+	}
+	unsigned char addr[16];
+	if (n == 0 || n >= sizeof host)
+		return perr(p, "transport %s: '%s': no host name", t->domain, route);
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (!plausible_domain(host) && !parse_address(host, addr))
+		return perr(p, "transport %s: '%s' is not a host name or address",
+		            t->domain, host);
+	if (port && transport_port(port, &t->port) < 0)
+		return perr(p, "transport %s: port '%s' is not 1-65535", t->domain,
+		            port);
+	for (char *c = host; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	if (!(t->host = strdup(host)))
+		return perr(p, "out of memory");
+	return 0;
+}
+
+/* Reads the first line of a password_file (relative to the config's
+ * directory); warns when others may read it. */
+static int transport_password(struct parser *p, struct cfg_transport *t,
+                              const char *value)
+{
+	char *path = absolute_path(p->cfg, value);
+	struct buf text = BUF_INIT;
+	struct stat st;
+	int r = -1;
+	if (!path)
+		r = perr(p, "out of memory");
+	else if (stat(path, &st) == 0 && access(path, R_OK) < 0 &&
+	         errno == EACCES) {
+		/* A program run by another user (posthorn-sendmail from a
+		 * user's cron job) reads the same config but needs no relay
+		 * password: the transport simply has none here. */
+		struct buf w = BUF_INIT;
+		if (p->cfg->warnings)
+			buf_puts(&w, p->cfg->warnings);
+		buf_printf(&w, "%s:%d: password_file %s cannot be read by this "
+		           "user: transport %s has no password here\n", p->path,
+		           p->line, path, t->domain);
+		free(p->cfg->warnings);
+		p->cfg->warnings = buf_steal(&w, NULL);
+		free(path);
+		return 0;
+	} else if (fs_read_file(path, 4096, &text) < 0 || stat(path, &st) < 0)
+		r = perr(p, "transport %s: password_file %s: %s", t->domain, path,
+		         errno == EFBIG ? "larger than 4 KiB" : strerror(errno));
+	else if (!buf_cstr(&text))
+		r = perr(p, "out of memory");
+	else if ((text.data[strcspn(text.data, "\r\n")] = '\0', !*text.data))
+		r = perr(p, "transport %s: password_file %s: empty first line",
+		         t->domain, path);
+	else if (!(t->password = strdup(text.data)))
+		r = perr(p, "out of memory");
+	else
+		r = 0;
+	if (r == 0 && (st.st_mode & (S_IROTH | S_IWOTH))) {
+		struct buf w = BUF_INIT;
+		if (p->cfg->warnings)
+			buf_puts(&w, p->cfg->warnings);
+		buf_printf(&w, "%s:%d: password_file %s can be read by every user: "
+		           "chmod o-rwx it\n", p->path, p->line, path);
+		free(p->cfg->warnings);
+		p->cfg->warnings = buf_steal(&w, NULL);
+	}
+	if (text.data)
+		explicit_bzero(text.data, text.cap);
+	buf_free(&text);
+	free(path);
+	return r;
+}
+
+/* One "NAME=VALUE" option after the route. */
+static int transport_option(struct parser *p, struct cfg_transport *t,
+                            char *opt, int *tls_set, int *has_password)
+{
+	char *eq = strchr(opt, '=');
+	if (!eq || eq == opt || !eq[1])
+		return perr(p, "transport %s: '%s' is not OPTION=VALUE", t->domain,
+		            opt);
+	*eq++ = '\0';
+	if (strcmp(opt, "tls") == 0 && !*tls_set) {
+		for (size_t i = 0; i < NKEYS(transport_tls_names); i++)
+			if (strcmp(eq, transport_tls_names[i]) == 0) {
+				t->tls = (enum cfg_transport_tls)i;
+				*tls_set = 1;
+				return 0;
+			}
+		return perr(p, "transport %s: tls: '%s' is not one of may, none, "
+		            "encrypt, verify, implicit", t->domain, eq);
+	}
+	if (strcmp(opt, "auth") == 0 && !t->auth_user)
+		return set_string(p, &t->auth_user, strdup(eq));
+	if (strcmp(opt, "ca_file") == 0 && !t->ca_file)
+		return set_string(p, &t->ca_file, absolute_path(p->cfg, eq));
+	if (strcmp(opt, "password_file") == 0 && !*has_password) {
+		*has_password = 1;
+		return transport_password(p, t, eq);
+	}
+	if (strcmp(opt, "tls") == 0 || strcmp(opt, "auth") == 0 ||
+	    strcmp(opt, "ca_file") == 0 || strcmp(opt, "password_file") == 0)
+		return perr(p, "transport %s: %s given twice", t->domain, opt);
+	return perr(p, "transport %s: unknown option '%s' (tls, auth, "
+	            "password_file, ca_file)", t->domain, opt);
+}
+
+/* The route and options of t; checks that they fit together. */
+static int transport_parse(struct parser *p, struct cfg_transport *t,
+                           char *value)
+{
+	char *save = NULL;
+	char *route = strtok_r(value, " \t", &save);
+	int tls_set = 0, has_password = 0;
+	if (!route)
+		return perr(p, "transport %s: empty value", t->domain);
+	if (strncmp(route, "smtp:", 5) == 0) {
+		if (transport_smarthost(p, t, route) < 0)
+			return -1;
+	} else if (strcmp(route, "dns") != 0) {
+		return perr(p, "transport %s: '%s' is not dns or smtp:[HOST]:PORT",
+		            t->domain, route);
+	}
+	for (char *opt = strtok_r(NULL, " \t", &save); opt;
+	     opt = strtok_r(NULL, " \t", &save))
+		if (transport_option(p, t, opt, &tls_set, &has_password) < 0)
+			return -1;
+	if (!t->host && (t->auth_user || t->tls == CFG_TTLS_IMPLICIT))
+		return perr(p, "transport %s: %s needs a smarthost (smtp:[HOST])",
+		            t->domain, t->auth_user ? "auth" : "tls=implicit");
+	if (!t->auth_user != !has_password)
+		return perr(p, "transport %s: auth and password_file go together",
+		            t->domain);
+	if (t->auth_user && tls_set && t->tls == CFG_TTLS_NONE)
+		return perr(p, "transport %s: auth with tls=none would send the "
+		            "password in the clear", t->domain);
+	if (!tls_set)
+		t->tls = t->auth_user ? CFG_TTLS_ENCRYPT : CFG_TTLS_MAY;
+	if (t->host && !t->port)
+		t->port = t->tls == CFG_TTLS_IMPLICIT ? 465 : 25;
+	return 0;
+}
+
+static void transport_free(struct cfg_transport *t)
+{
+	free(t->domain);
+	free(t->host);
+	free(t->auth_user);
+	if (t->password)
+		explicit_bzero(t->password, strlen(t->password));
+	free(t->password);
+	free(t->ca_file);
+	memset(t, 0, sizeof *t);
+}
+
+static int transport_add(struct parser *p, char *key, char *value)
+{
+	struct posthorn_config *cfg = p->cfg;
+	char shown[80];
+	snprintf(shown, sizeof shown, "%s", key);
+	if (!transport_domain_valid(key))
+		return perr(p, "transport: '%s' is not a domain, .domain or *",
+		            shown);
+	for (size_t i = 0; i < cfg->ntransports; i++)
+		if (strcmp(cfg->transports[i].domain, key) == 0)
+			return perr(p, "duplicate transport '%s' (first on line %d)",
+			            key, cfg->transports[i].line);
+	struct cfg_transport *grown =
+		realloc(cfg->transports, (cfg->ntransports + 1) * sizeof *grown);
+	if (!grown)
+		return perr(p, "out of memory");
+	cfg->transports = grown;
+	struct cfg_transport *t = &cfg->transports[cfg->ntransports];
+	memset(t, 0, sizeof *t);
+	t->line = p->line;
+	if (!(t->domain = strdup(key)))
+		return perr(p, "out of memory");
+	if (transport_parse(p, t, value) < 0) {
+		transport_free(t);
+		return -1;
+	}
+	cfg->ntransports++;
+	return 0;
+}
+
+const struct cfg_transport *config_transport(const struct posthorn_config *cfg,
+                                             const char *domain)
+{
+	if (!cfg || !domain)
+		return NULL;
+	size_t n = strlen(domain);
+	if (n > 0 && domain[n - 1] == '.')
+		n--;
+	const struct cfg_transport *best = NULL, *star = NULL;
+	size_t best_len = 0;
+	for (size_t i = 0; i < cfg->ntransports; i++) {
+		const struct cfg_transport *t = &cfg->transports[i];
+		size_t len = strlen(t->domain);
+		if (strcmp(t->domain, "*") == 0)
+			star = t;
+		else if (t->domain[0] != '.' && len == n &&
+		         strncasecmp(t->domain, domain, n) == 0)
+			return t;
+		else if (t->domain[0] == '.' && len < n && len > best_len &&
+		         strncasecmp(t->domain, domain + n - len, len) == 0) {
+			best = t;
+			best_len = len;
+		}
+	}
+	return best ? best : star;
+}
+
+
 static int parse_line(struct parser *p, char *line)
 {
 	strip_comment(line);
@@ -647,6 +983,8 @@ static int parse_line(struct parser *p, char *line)
 	char *key = trim(line);
 	if (!*key)
 		return perr(p, "missing key before '='");
+	if (p->section == SECTION_TRANSPORT)
+		return transport_add(p, key, trim(eq + 1));
 	for (const char *c = key; *c; c++)
 		if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) &&
 		    *c != '_')
@@ -700,6 +1038,21 @@ static void default_limits(struct cfg_limits *l)
 	l->auth_delay_ms = 1000;
 	l->shutdown_timeout = 30;
 	l->pop3_timeout = 600;
+}
+
+static void default_queue(struct cfg_queue *q)
+{
+	static const int retry[] = {60, 300, 900, 1800, 3600, 7200, 14400};
+	memcpy(q->retry, retry, sizeof retry);
+	q->nretry = NKEYS(retry);
+	q->lifetime = 5 * 86400;
+	q->delay_warning = 0;
+	q->connections = 20;
+	q->connections_per_domain = 4;
+	q->remote_port = 25;
+	q->max_received = 50;
+	q->command_timeout = 300;
+	q->scan_interval = 60;
 }
 
 static int default_server(struct parser *p)
@@ -815,6 +1168,7 @@ int config_load(const char *path, struct posthorn_config *cfg,
 {
 	memset(cfg, 0, sizeof *cfg);
 	default_limits(&cfg->limits);
+	default_queue(&cfg->queue);
 	struct parser p = {.path = path, .err = err, .cfg = cfg};
 	struct buf text = BUF_INIT;
 	int r = -1;
@@ -852,6 +1206,10 @@ void config_free(struct posthorn_config *cfg)
 	free(cfg->listeners);
 	free(cfg->relay_networks);
 	free(cfg->resolver);
+	for (size_t i = 0; i < cfg->ntransports; i++)
+		transport_free(&cfg->transports[i]);
+	free(cfg->transports);
+	free(cfg->warnings);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -988,7 +1346,25 @@ static const char default_body[] =
 	"#auth_failures = 3           # failed AUTH attempts before 421\n"
 	"#auth_delay_ms = 1000        # pause before a failed AUTH is answered\n"
 	"#shutdown_timeout = 30s      # time sessions get on SIGTERM\n"
-	"#pop3_timeout = 10m          # POP3 idle time (RFC 1939: >= 10m)\n";
+	"#pop3_timeout = 10m          # POP3 idle time (RFC 1939: >= 10m)\n"
+	"\n"
+	"# Outbound delivery: the queue manager's schedule and limits.\n"
+	"[queue]\n"
+	"#retry = 1m, 5m, 15m, 30m, 1h, 2h, 4h   # waits; the last one repeats\n"
+	"#lifetime = 5d               # then the sender gets a bounce\n"
+	"#delay_warning = 0           # e.g. 4h: one \"delayed\" notice (0 = off)\n"
+	"#connections = 20            # deliveries at once\n"
+	"#connections_per_domain = 4  # deliveries at once to one domain\n"
+	"#remote_port = 25            # SMTP port of MX hosts\n"
+	"#max_received = 50           # more Received: fields = a mail loop\n"
+	"#command_timeout = 5m        # per SMTP command to other servers\n"
+	"#scan_interval = 1m          # full rescan of the queue directory\n"
+	"\n"
+	"# Routes for remote domains (default: DNS MX lookup). Examples:\n"
+	"#   * = smtp:[smarthost.example.net]:587 auth=me password_file=relay.pw\n"
+	"#   .example.com = smtp:[10.0.0.5]:25 tls=none\n"
+	"#   secure.example = dns tls=verify\n"
+	"[transport]\n";
 
 struct default_listener {
 	enum cfg_proto proto;

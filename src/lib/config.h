@@ -25,6 +25,17 @@
  *   protocol = submission           # smtp submission smtps pop3 pop3s imap imaps
  *   tls = starttls                  # none starttls implicit
  *   vrfy = no                       # answer VRFY/EXPN from users and aliases
+ *
+ *   [queue]                         # outbound delivery (posthorn.conf(5))
+ *   retry = 1m, 5m, 15m, 30m, 1h, 2h, 4h
+ *   lifetime = 5d
+ *   ...
+ *
+ *   [transport]                     # DOMAIN = ROUTE [OPTION=VALUE...]
+ *   example.com = smtp:[relay.example.net]:587 auth=user password_file=pw
+ *   .example.com = smtp:[relay.example.net]   # its subdomains
+ *   secure.example = dns tls=verify
+ *   * = smtp:[smarthost.example.net]:25       # every other remote domain
  */
 #ifndef POSTHORN_CONFIG_H
 #define POSTHORN_CONFIG_H
@@ -89,6 +100,51 @@ struct cfg_limits {
 	                             * 600, RFC 1939 3's ten minutes) */
 };
 
+/* Outbound queue: retry schedule and limits ([queue]). */
+#define CFG_RETRY_MAX 32
+struct cfg_queue {
+	int retry[CFG_RETRY_MAX];   /* seconds to wait after attempt 1, 2, ...;
+	                             * the last repeats (default 1m, 5m, 15m,
+	                             * 30m, 1h, 2h, 4h) */
+	size_t nretry;              /* >= 1 */
+	int lifetime;               /* seconds before bouncing (default 5d) */
+	int delay_warning;          /* seconds before one "delayed" DSN; 0 off
+	                             * (default) */
+	int connections;            /* deliveries at once (default 20) */
+	int connections_per_domain; /* ... to one domain (default 4) */
+	int remote_port;            /* port of MX hosts (default 25) */
+	int max_received;           /* more Received: fields is a loop (50) */
+	int command_timeout;        /* seconds per SMTP command (default 300) */
+	int scan_interval;          /* seconds between full rescans (60) */
+};
+
+/* The TLS policy of a route; the same order as outbound_tls in
+ * smtp/outbound.h (which src/lib cannot include). */
+enum cfg_transport_tls {
+	CFG_TTLS_MAY,       /* STARTTLS when offered */
+	CFG_TTLS_NONE,
+	CFG_TTLS_ENCRYPT,   /* STARTTLS required, certificate not checked */
+	CFG_TTLS_VERIFY,    /* STARTTLS required, certificate verified */
+	CFG_TTLS_IMPLICIT,  /* TLS from the first byte, verified */
+};
+
+/* One [transport] line: "DOMAIN = smtp:[HOST]:PORT options" (a smarthost)
+ * or "DOMAIN = dns options" (MX lookup with a policy). */
+struct cfg_transport {
+	char *domain;          /* "example.com", ".example.com" (subdomains
+	                        * only) or "*"; lowercase; owned */
+	char *host;            /* smarthost, or NULL for dns; owned */
+	int port;              /* smarthost port (default 25, 465 with
+	                        * tls=implicit); 0 for dns */
+	enum cfg_transport_tls tls;  /* default may; encrypt for a smarthost
+	                              * with auth */
+	char *auth_user;       /* auth=USER or NULL; owned */
+	char *password;        /* first line of password_file, read at load;
+	                        * owned; NULL without auth */
+	char *ca_file;         /* absolute or NULL; owned */
+	int line;
+};
+
 struct posthorn_config {
 	char *path;                 /* absolute path of the file; owned */
 	char *dir;                  /* its directory; owned */
@@ -108,7 +164,14 @@ struct posthorn_config {
 	int plaintext_auth_loopback;  /* default 0 */
 	int bare_lf_reject;           /* bare_lf = reject (default normalise: 0) */
 	struct cfg_limits limits;
-	char *resolver;             /* "addr[:port]" nameserver or NULL (system) */
+	char *resolver;             /* "addr[:port]" nameserver or NULL (system);
+	                             * also used for MX lookups */
+	struct cfg_queue queue;
+	struct cfg_transport *transports;  /* owned, in file order */
+	size_t ntransports;
+	char *warnings;             /* "path:line: text" lines about things that
+	                             * work but should be fixed (a world-readable
+	                             * password_file), or NULL; owned */
 };
 
 /* Reads path into cfg (zeroed by the call). On error returns -1 and appends
@@ -124,6 +187,15 @@ void config_free(struct posthorn_config *cfg);
 /* True when domain (case-insensitive, trailing dot ignored) is local. */
 int config_is_local_domain(const struct posthorn_config *cfg,
                            const char *domain);
+
+/* The route for a remote domain (case-insensitive, trailing dot ignored):
+ * the exact domain's entry, else the longest ".suffix" entry the domain
+ * ends with, else "*", else NULL (plain DNS). Lives as long as cfg. */
+const struct cfg_transport *config_transport(const struct posthorn_config *cfg,
+                                             const char *domain);
+
+/* "may", "none", "encrypt", "verify", "implicit". */
+const char *config_transport_tls_name(enum cfg_transport_tls tls);
 
 /* True when the peer address is inside relay_networks. */
 int config_relay_allowed(const struct posthorn_config *cfg,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../src/lib/config.h"
@@ -771,6 +772,244 @@ static void test_write_default_errors(void **state)
 	buf_free(&out);
 }
 
+
+/* ---- [queue] and [transport] ---- */
+
+static void test_queue_defaults(void **state)
+{
+	(void)state;
+	struct posthorn_config cfg;
+	load_ok(BASE, &cfg);
+	const struct cfg_queue *q = &cfg.queue;
+	static const int retry[] = {60, 300, 900, 1800, 3600, 7200, 14400};
+	assert_int_equal(q->nretry, 7);
+	assert_memory_equal(q->retry, retry, sizeof retry);
+	assert_int_equal(q->lifetime, 5 * 86400);
+	assert_int_equal(q->delay_warning, 0);
+	assert_int_equal(q->connections, 20);
+	assert_int_equal(q->connections_per_domain, 4);
+	assert_int_equal(q->remote_port, 25);
+	assert_int_equal(q->max_received, 50);
+	assert_int_equal(q->command_timeout, 300);
+	assert_int_equal(q->scan_interval, 60);
+	assert_int_equal(cfg.ntransports, 0);
+	assert_null(cfg.warnings);
+	assert_null(config_transport(&cfg, "example.com"));
+	config_free(&cfg);
+}
+
+static void test_queue_keys(void **state)
+{
+	(void)state;
+	struct posthorn_config cfg;
+	load_ok(BASE "[queue]\nretry = 5s 2m,1h , 1d\nlifetime = 2d\n"
+	        "delay_warning = 4h\nconnections = 3\nconnections_per_domain = 1\n"
+	        "remote_port = 2525\nmax_received = 10\ncommand_timeout = 1m\n"
+	        "scan_interval = 2\n", &cfg);
+	const struct cfg_queue *q = &cfg.queue;
+	assert_int_equal(q->nretry, 4);
+	assert_int_equal(q->retry[0], 5);
+	assert_int_equal(q->retry[1], 120);
+	assert_int_equal(q->retry[2], 3600);
+	assert_int_equal(q->retry[3], 86400);
+	assert_int_equal(q->lifetime, 2 * 86400);
+	assert_int_equal(q->delay_warning, 4 * 3600);
+	assert_int_equal(q->connections, 3);
+	assert_int_equal(q->connections_per_domain, 1);
+	assert_int_equal(q->remote_port, 2525);
+	assert_int_equal(q->max_received, 10);
+	assert_int_equal(q->command_timeout, 60);
+	assert_int_equal(q->scan_interval, 2);
+	config_free(&cfg);
+	/* one wait is enough; it repeats */
+	load_ok(BASE "[queue]\nretry = 1\n", &cfg);
+	assert_int_equal(cfg.queue.nretry, 1);
+	assert_int_equal(cfg.queue.retry[0], 1);
+	config_free(&cfg);
+}
+
+static void test_queue_errors(void **state)
+{
+	(void)state;
+	expect_error(BASE "[queue]\nretry =\n", 4, "retry: empty value");
+	expect_error(BASE "[queue]\nretry = ,\n", 4, "retry: empty value");
+	expect_error(BASE "[queue]\nretry = 1m, 5x\n", 4,
+	             "retry: '5x' is not a number of seconds (suffix s, m, h or "
+	             "d allowed)");
+	expect_error(BASE "[queue]\nretry = 0\n", 4,
+	             "retry: 0 is out of range (1 to 2592000)");
+	expect_error(BASE "[queue]\nretry = 31d\n", 4,
+	             "retry: 31d is out of range (1 to 2592000)");
+	expect_error(BASE "[queue]\nretry = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 "
+	             "16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33\n", 4,
+	             "retry: more than 32 waits");
+	expect_error(BASE "[queue]\nlifetime = 0\n", 4,
+	             "lifetime: 0 is out of range (1 to 31536000)");
+	expect_error(BASE "[queue]\nlifetime = 5w\n", 4,
+	             "lifetime: '5w' is not a number of seconds (suffix s, m, h "
+	             "or d allowed)");
+	expect_error(BASE "[queue]\nconnections = 0\n", 4,
+	             "connections: 0 is out of range (1 to 1000)");
+	expect_error(BASE "[queue]\nremote_port = 65536\n", 4,
+	             "remote_port: 65536 is out of range (1 to 65535)");
+	expect_error(BASE "[queue]\nmessage_size = 1\n", 4,
+	             "unknown key 'message_size' in [queue]");
+	expect_error(BASE "[queue]\nlifetime = 1d\nlifetime = 2d\n", 5,
+	             "duplicate key 'lifetime' (first set on line 4)");
+	expect_error(BASE "[queue]\n[transport]\n[queue]\n", 5,
+	             "duplicate section [queue] (first on line 3)");
+	expect_error(BASE "[transport]\n[transport]\n", 4,
+	             "duplicate section [transport] (first on line 3)");
+}
+
+static void write_file(const char *name, const char *text, mode_t mode)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_transport(void **state)
+{
+	(void)state;
+	write_file("relay.pw", "s3cret\nignored\n", 0600);
+	struct posthorn_config cfg;
+	load_ok(BASE "[transport]\n"
+	        "Example.COM = smtp:[Relay.Example.net]:587 auth=me "
+	        "password_file=relay.pw\n"
+	        ".example.com = smtp:relay2.example.net\n"
+	        "* = smtp:[127.0.0.1]:2525 tls=none   # comment\n"
+	        "secure.example = dns tls=verify ca_file=/etc/ca.pem\n"
+	        "tls.example = smtp:[::1] tls=implicit\n"
+	        ".sub.example.com = smtp:[192.0.2.1]:26\n", &cfg);
+	assert_int_equal(cfg.ntransports, 6);
+	const struct cfg_transport *t = &cfg.transports[0];
+	assert_string_equal(t->domain, "example.com");
+	assert_string_equal(t->host, "relay.example.net");
+	assert_int_equal(t->port, 587);
+	assert_int_equal(t->tls, CFG_TTLS_ENCRYPT); /* auth: encrypt by default */
+	assert_string_equal(t->auth_user, "me");
+	assert_string_equal(t->password, "s3cret");
+	assert_int_equal(t->line, 4);
+	t = &cfg.transports[1];
+	assert_string_equal(t->domain, ".example.com");
+	assert_string_equal(t->host, "relay2.example.net");
+	assert_int_equal(t->port, 25);
+	assert_int_equal(t->tls, CFG_TTLS_MAY);
+	assert_null(t->auth_user);
+	assert_null(t->password);
+	t = &cfg.transports[2];
+	assert_string_equal(t->host, "127.0.0.1");
+	assert_int_equal(t->port, 2525);
+	assert_int_equal(t->tls, CFG_TTLS_NONE);
+	t = &cfg.transports[3];
+	assert_null(t->host);
+	assert_int_equal(t->port, 0);
+	assert_int_equal(t->tls, CFG_TTLS_VERIFY);
+	assert_string_equal(t->ca_file, "/etc/ca.pem");
+	t = &cfg.transports[4];
+	assert_string_equal(t->host, "::1");
+	assert_int_equal(t->port, 465);
+	assert_int_equal(t->tls, CFG_TTLS_IMPLICIT);
+	assert_null(cfg.warnings);
+	/* lookups: exact, longest suffix, star */
+	assert_ptr_equal(config_transport(&cfg, "EXAMPLE.com."), &cfg.transports[0]);
+	assert_ptr_equal(config_transport(&cfg, "a.example.com"), &cfg.transports[1]);
+	assert_ptr_equal(config_transport(&cfg, "x.sub.example.com"),
+	                 &cfg.transports[5]);
+	assert_ptr_equal(config_transport(&cfg, "sub.example.com"),
+	                 &cfg.transports[1]);
+	assert_ptr_equal(config_transport(&cfg, "xexample.com"), &cfg.transports[2]);
+	assert_ptr_equal(config_transport(&cfg, "secure.example"),
+	                 &cfg.transports[3]);
+	assert_ptr_equal(config_transport(&cfg, "other.org"), &cfg.transports[2]);
+	assert_string_equal(config_transport_tls_name(CFG_TTLS_VERIFY), "verify");
+	assert_string_equal(config_transport_tls_name((enum cfg_transport_tls)9),
+	                    "unknown");
+	config_free(&cfg);
+	/* without "*" a domain with no entry gets NULL (DNS) */
+	load_ok(BASE "[transport]\n.example.com = dns tls=encrypt\n", &cfg);
+	assert_null(config_transport(&cfg, "example.com"));
+	assert_non_null(config_transport(&cfg, "mx.example.com"));
+	config_free(&cfg);
+}
+
+static void test_transport_password_warning(void **state)
+{
+	(void)state;
+	write_file("open.pw", "pw\n", 0644);
+	struct posthorn_config cfg;
+	load_ok(BASE "[transport]\n* = smtp:[relay.example.net] auth=u "
+	        "password_file=open.pw\n", &cfg);
+	assert_string_equal(cfg.transports[0].password, "pw");
+	assert_non_null(cfg.warnings);
+	char want[256];
+	snprintf(want, sizeof want, "%s:4: password_file %s/open.pw can be read "
+	         "by every user: chmod o-rwx it\n", conf, dir);
+	assert_string_equal(cfg.warnings, want);
+	config_free(&cfg);
+}
+
+static void test_transport_errors(void **state)
+{
+	(void)state;
+	char want[256];
+	write_file("empty.pw", "\n", 0600);
+	expect_error(BASE "[transport]\nexample.com = \n", 4,
+	             "transport example.com: empty value");
+	expect_error(BASE "[transport]\nexa mple.com = dns\n", 4,
+	             "transport: 'exa mple.com' is not a domain, .domain or *");
+	expect_error(BASE "[transport]\n.. = dns\n", 4,
+	             "transport: '..' is not a domain, .domain or *");
+	expect_error(BASE "[transport]\nx.org = dns\nX.org = dns\n", 5,
+	             "duplicate transport 'x.org' (first on line 4)");
+	expect_error(BASE "[transport]\nx.org = lmtp:[h]\n", 4,
+	             "transport x.org: 'lmtp:[h]' is not dns or smtp:[HOST]:PORT");
+	expect_error(BASE "[transport]\nx.org = smtp:[h\n", 4,
+	             "transport x.org: 'smtp:[h': expected smtp:[HOST]:PORT");
+	expect_error(BASE "[transport]\nx.org = smtp:[]:25\n", 4,
+	             "transport x.org: 'smtp:[]:25': no host name");
+	expect_error(BASE "[transport]\nx.org = smtp:[h_x]\n", 4,
+	             "transport x.org: 'h_x' is not a host name or address");
+	expect_error(BASE "[transport]\nx.org = smtp:[h]:0\n", 4,
+	             "transport x.org: port '0' is not 1-65535");
+	expect_error(BASE "[transport]\nx.org = smtp:h:99999\n", 4,
+	             "transport x.org: port '99999' is not 1-65535");
+	expect_error(BASE "[transport]\nx.org = dns tls=maybe\n", 4,
+	             "transport x.org: tls: 'maybe' is not one of may, none, "
+	             "encrypt, verify, implicit");
+	expect_error(BASE "[transport]\nx.org = dns tls=may tls=none\n", 4,
+	             "transport x.org: tls given twice");
+	expect_error(BASE "[transport]\nx.org = dns foo=1\n", 4,
+	             "transport x.org: unknown option 'foo' (tls, auth, "
+	             "password_file, ca_file)");
+	expect_error(BASE "[transport]\nx.org = dns tls\n", 4,
+	             "transport x.org: 'tls' is not OPTION=VALUE");
+	expect_error(BASE "[transport]\nx.org = dns tls=implicit\n", 4,
+	             "transport x.org: tls=implicit needs a smarthost (smtp:[HOST])");
+	expect_error(BASE "[transport]\nx.org = smtp:[h] auth=u\n", 4,
+	             "transport x.org: auth and password_file go together");
+	write_file("ok.pw", "pw", 0600);
+	expect_error(BASE "[transport]\nx.org = smtp:[h] password_file=ok.pw\n", 4,
+	             "transport x.org: auth and password_file go together");
+	snprintf(want, sizeof want, "transport x.org: password_file %s/nope.pw: "
+	         "No such file or directory", dir);
+	expect_error(BASE "[transport]\nx.org = smtp:[h] auth=u "
+	             "password_file=nope.pw\n", 4, want);
+	snprintf(want, sizeof want, "transport x.org: password_file %s/empty.pw: "
+	         "empty first line", dir);
+	expect_error(BASE "[transport]\nx.org = smtp:[h] auth=u "
+	             "password_file=empty.pw\n", 4, want);
+	expect_error(BASE "[transport]\nx.org = smtp:[h] auth=u tls=none "
+	             "password_file=ok.pw\n", 4,
+	             "transport x.org: auth with tls=none would send the password "
+	             "in the clear");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -796,6 +1035,12 @@ int main(void)
 		cmocka_unit_test(test_write_default_round_trip),
 		cmocka_unit_test(test_write_default_limits_uncommented),
 		cmocka_unit_test(test_write_default_errors),
+		cmocka_unit_test(test_queue_defaults),
+		cmocka_unit_test(test_queue_keys),
+		cmocka_unit_test(test_queue_errors),
+		cmocka_unit_test(test_transport),
+		cmocka_unit_test(test_transport_password_warning),
+		cmocka_unit_test(test_transport_errors),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
