@@ -17,11 +17,13 @@ struct ctl {
 	const char *config_path;  /* -c, $POSTHORN_CONFIG or ./posthorn.conf */
 };
 
-/* The commands (ctl_init.c, ctl_user.c, ctl_alias.c, ctl_check.c). */
+/* The commands (ctl_init.c, ctl_user.c, ctl_alias.c, ctl_check.c,
+ * ctl_queue.c). */
 int ctl_init(struct ctl *ctl, int argc, char **argv);
 int ctl_user(struct ctl *ctl, int argc, char **argv);
 int ctl_alias(struct ctl *ctl, int argc, char **argv);
 int ctl_check(struct ctl *ctl, int argc, char **argv);
+int ctl_queue(struct ctl *ctl, int argc, char **argv);
 
 /* Prints "posthornctl: " and the message to stderr; returns CTL_FAIL. */
 int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,6 +1,7 @@
 /* posthornctl: the administration tool of posthorn. Sets up a server
- * directory (init), manages users and aliases, and checks a setup before
- * posthornd is started. Exit status: 0 done, 1 failed, 2 usage error. */
+ * directory (init), manages users, aliases and the outbound queue, and
+ * checks a setup before posthornd is started. Exit status: 0 done,
+ * 1 failed, 2 usage error. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,11 @@ static const char usage_text[] =
 	"  alias del NAME                        delete an alias\n"
 	"  alias list                            aliases and what they deliver to\n"
 	"  check                                 check config, users, aliases, TLS, dirs\n"
+	"  queue list                            queued messages: age, size, sender, state\n"
+	"  queue show ID                         a message's envelope and header\n"
+	"  queue flush [ID]                      try one message (or all) now\n"
+	"  queue delete ID                       remove a message, without a report\n"
+	"  queue bounce ID                       return a message to its sender (DSN)\n"
 	"\n"
 	"  -c, --config CONFIG   the configuration file (default: $POSTHORN_CONFIG,\n"
 	"                        else ./posthorn.conf)\n"
@@ -39,6 +45,7 @@ static const struct command commands[] = {
 	{"user", ctl_user},
 	{"alias", ctl_alias},
 	{"check", ctl_check},
+	{"queue", ctl_queue},
 };
 
 int main(int argc, char **argv)
