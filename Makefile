@@ -80,7 +80,7 @@ $(BUILD)/posthornctl: $(CTL_OBJ) $(LIBA)
 $(BUILD)/posthorn-sendmail: $(SENDMAIL_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBA)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.h $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIBA) $(LDFLAGS) $$(pkg-config --libs cmocka) $(LIBS)
 

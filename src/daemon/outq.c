@@ -31,9 +31,9 @@
 #include "../lib/fs.h"
 #include "../lib/log.h"
 #include "../msg/dotstuff.h"
+#include "../smtp/deliver.h"
 #include "../smtp/outbound.h"
 #include "../store/bounce.h"
-#include "../store/maildir.h"
 #include "../store/queue.h"
 #include "../store/spool.h"
 #include "jobs.h"
@@ -560,46 +560,31 @@ static int outq_forward(const struct posthorn_config *cfg,
 	return r;
 }
 
-/* Local delivery of one recipient, the way smtpd resolves RCPT and
- * delivers after DATA: local part lowercased without "+detail", through
- * users and aliases, into each user's Maildir; remote alias targets are
- * queued anew. */
+/* Local delivery of one recipient with smtpd's own steps (smtp/deliver.h):
+ * the local part through users and aliases into each user's Maildir;
+ * remote alias targets are queued anew. */
 static void outq_local_one(const struct world *w, const struct queue_envelope *env,
                            const char *msg, size_t size,
                            unsigned long long vsize, struct outbound_rcpt *r)
 {
 	const struct posthorn_config *cfg = &w->cfg;
 	struct strlist users = {0}, remote = {0};
-	struct buf err = BUF_INIT, path = BUF_INIT;
-	char name[257];
+	struct buf err = BUF_INIT;
+	size_t delivered = 0;
 	const char *at = strrchr(r->address, '@');
 	size_t n = at ? (size_t)(at - r->address) : strlen(r->address);
-	if (n >= sizeof name)
-		n = sizeof name - 1;
-	for (size_t i = 0; i < n; i++)
-		name[i] = (char)tolower((unsigned char)r->address[i]);
-	name[n] = '\0';
-	char *plus = strchr(name, '+');
-	if (plus && plus != name)
-		*plus = '\0';
-	int rc = aliases_expand(&w->aliases, &w->users, cfg, name, &users,
-	                        &remote, &err);
+	int rc = deliver_resolve(&w->aliases, &w->users, cfg, r->address, n,
+	                       &users, &remote, &err);
 	if (rc == 0)
 		outq_result(r, OUTBOUND_FAILED, "5.1.1", "550 5.1.1 <%s>: "
 		            "Recipient address rejected: User unknown", r->address);
 	else if (rc < 0)
-		outq_result(r, OUTBOUND_DEFERRED, "4.3.0", "alias expansion of %s "
-		            "failed: %s", name, buf_cstr(&err));
-	for (size_t i = 0; rc > 0 && i < users.count; i++) {
-		buf_reset(&path);
-		buf_reset(&err);
-		if (maildir_user_path(cfg->data_dir, users.items[i], &path) < 0 ||
-		    maildir_deliver(buf_cstr(&path), msg, size, vsize, cfg->hostname,
-		                    NULL, &err) < 0) {
-			outq_result(r, OUTBOUND_DEFERRED, "4.3.0", "delivery to user "
-			            "%s failed: %s", users.items[i], buf_cstr(&err));
-			rc = -1;
-		}
+		outq_result(r, OUTBOUND_DEFERRED, "4.3.0", "%s", buf_cstr(&err));
+	else if (deliver_local(cfg, &users, msg, size, vsize, &delivered,
+	                       &err) < 0) {
+		outq_result(r, OUTBOUND_DEFERRED, "4.3.0", "local delivery "
+		            "failed: %s", buf_cstr(&err));
+		rc = -1;
 	}
 	if (rc > 0 && remote.count) {
 		buf_reset(&err);
@@ -616,7 +601,6 @@ static void outq_local_one(const struct world *w, const struct queue_envelope *e
 	strlist_free(&users);
 	strlist_free(&remote);
 	buf_free(&err);
-	buf_free(&path);
 }
 
 static void outq_local(struct outq_job *j, const struct queue_envelope *env,

@@ -167,23 +167,6 @@ static void open_reply(struct delivery *d, const struct smtpc_reply *rep,
 
 /* ---- the message ---- */
 
-static int has_8bit(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 1;
-	return 0;
-}
-
-/* An address SMTP can carry between < and >. */
-static int address_ok(const char *a)
-{
-	for (; *a; a++)
-		if ((unsigned char)*a < 0x20 || *a == 0x7f || *a == '<' || *a == '>')
-			return 0;
-	return 1;
-}
-
 /* The queued file starts with the Return-Path our final delivery would
  * write; a relay must not pass it on (RFC 5321 4.4: only the final
  * delivery adds it), so the data sent starts after any leading
@@ -252,17 +235,18 @@ static int delivery_init(struct delivery *d, struct outbound_job *job)
 	d->job = job;
 	d->route = job->route ? job->route : &default_route;
 	d->open = calloc(job->nrcpts ? job->nrcpts : 1, 1);
-	d->utf8 = job->smtputf8 || has_8bit(job->sender ? job->sender : "");
+	const char *from = job->sender ? job->sender : "";
+	d->utf8 = job->smtputf8 || smtpc_has_8bit(from, strlen(from));
 	for (size_t i = 0; i < job->nrcpts; i++) {
 		struct outbound_rcpt *r = &job->rcpts[i];
-		if (!address_ok(r->address)) {
+		if (!smtpc_address_ok(r->address)) {
 			rcpt_words(r, OUTBOUND_FAILED, "5.1.3", NULL, "the address "
 			           "contains characters SMTP cannot carry");
 			continue;
 		}
 		rcpt_words(r, OUTBOUND_DEFERRED, "4.4.0", NULL,
 		           "not attempted: no mail server to try");
-		d->utf8 |= has_8bit(r->address);
+		d->utf8 |= smtpc_has_8bit(r->address, strlen(r->address));
 		if (d->open) {
 			d->open[i] = 1;
 			d->nopen++;

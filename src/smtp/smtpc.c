@@ -508,7 +508,7 @@ void smtpc_quit(struct smtpc **sp)
 
 /* ---- one message ---- */
 
-static int has_8bit(const char *p, size_t n)
+int smtpc_has_8bit(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)p[i] >= 0x80)
@@ -516,8 +516,7 @@ static int has_8bit(const char *p, size_t n)
 	return 0;
 }
 
-/* An address we can put between < and >: no controls, no brackets. */
-static int address_ok(const char *a)
+int smtpc_address_ok(const char *a)
 {
 	for (; *a; a++)
 		if ((unsigned char)*a < 0x20 || *a == 0x7f || *a == '<' || *a == '>')
@@ -569,18 +568,18 @@ static int send_precheck(const struct smtpc *s, const char *from,
 		buf_puts(why, "the message has no recipients");
 		return -1;
 	}
-	*utf8 = has_8bit(from, strlen(from));
-	if (!address_ok(from)) {
+	*utf8 = smtpc_has_8bit(from, strlen(from));
+	if (!smtpc_address_ok(from)) {
 		buf_puts(why, "the sender address contains characters SMTP cannot carry");
 		return -1;
 	}
 	for (size_t i = 0; i < nrcpt; i++) {
-		if (!address_ok(rcpts[i].address)) {
+		if (!smtpc_address_ok(rcpts[i].address)) {
 			buf_puts(why, "a recipient address contains characters SMTP "
 			         "cannot carry");
 			return -1;
 		}
-		*utf8 |= has_8bit(rcpts[i].address, strlen(rcpts[i].address));
+		*utf8 |= smtpc_has_8bit(rcpts[i].address, strlen(rcpts[i].address));
 	}
 	if (params && params->smtputf8 && s->ext.smtputf8)
 		*utf8 = 1;
@@ -705,7 +704,7 @@ static int mail_params(const struct smtpc *s, const char *data, size_t len,
 	int r = 0;
 	if (s->ext.size)
 		r |= buf_printf(out, " SIZE=%llu", size);
-	if (has_8bit(data, len) && s->ext.eightbitmime)
+	if (smtpc_has_8bit(data, len) && s->ext.eightbitmime)
 		r |= buf_puts(out, " BODY=8BITMIME");
 	if (utf8)
 		r |= buf_puts(out, " SMTPUTF8");

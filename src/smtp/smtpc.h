@@ -143,4 +143,12 @@ void smtpc_quit(struct smtpc **s);
 void smtpc_reply_init(struct smtpc_reply *r);
 void smtpc_reply_free(struct smtpc_reply *r);
 
+/* True when one of the n bytes at p is not ASCII (>= 0x80): an address
+ * that needs SMTPUTF8, a body that needs 8BITMIME. */
+int smtpc_has_8bit(const char *p, size_t n);
+
+/* True when a can stand between < and > in MAIL FROM or RCPT TO: no
+ * control characters, DEL or angle brackets. Says nothing about syntax. */
+int smtpc_address_ok(const char *a);
+
 #endif

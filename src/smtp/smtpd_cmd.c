@@ -4,6 +4,7 @@
  * checked the state, AUTH and TLS requirements of the command table. */
 #include "../auth/sasl.h"
 #include "../lib/log.h"
+#include "deliver.h"
 #include "smtpd_int.h"
 
 #include <ctype.h>
@@ -246,31 +247,16 @@ void smtpd_cmd_mail(struct smtpd_session *s, char *args)
 
 /* ---- RCPT ---- */
 
-/* Local part for lookups: lowercased, "+detail" removed. */
-static void cmd_local_name(const char *local, char *out, size_t outlen)
-{
-	size_t n = 0;
-	for (; local[n] && n + 1 < outlen; n++)
-		out[n] = (char)tolower((unsigned char)local[n]);
-	out[n] = '\0';
-	char *plus = strchr(out, '+');
-	if (plus && plus != out)
-		*plus = '\0';
-}
-
 /* Resolves a local part through users and aliases into users/remote.
  * 1 found, 0 unknown, -1 lookup error (logged). */
 static int cmd_resolve(struct smtpd_session *s, const char *local,
                        struct strlist *users, struct strlist *remote)
 {
-	char name[SMTPD_PATH_MAX + 1];
 	struct buf err = BUF_INIT;
-	cmd_local_name(local, name, sizeof name);
-	int rc = aliases_expand(cmd_aliases(s), cmd_users(s), s->cfg, name, users,
-	                        remote, &err);
+	int rc = deliver_resolve(cmd_aliases(s), cmd_users(s), s->cfg, local,
+	                       strlen(local), users, remote, &err);
 	if (rc < 0)
-		log_error(s->id, "alias expansion of %s failed: %s", name,
-		          buf_cstr(&err));
+		log_error(s->id, "%s", buf_cstr(&err));
 	buf_free(&err);
 	return rc;
 }

@@ -8,8 +8,8 @@
 #include "../msg/date.h"
 #include "../msg/header.h"
 #include "../msg/msgid.h"
-#include "../store/maildir.h"
 #include "../store/queue.h"
+#include "deliver.h"
 #include "smtpd_int.h"
 
 #include <errno.h>
@@ -294,20 +294,11 @@ static void data_deliver_run(void *arg)
 	const char *src = spool_path(tx->spool);
 	size_t size = spool_size(tx->spool);
 	unsigned long long vsize = spool_crlf_size(tx->spool);
-	struct buf path = BUF_INIT;
-	for (size_t i = 0; i < tx->users.count && !j->failed; i++) {
-		buf_reset(&path);
-		if (maildir_user_path(j->cfg->data_dir, tx->users.items[i], &path) < 0 ||
-		    maildir_deliver(buf_cstr(&path), src, size, vsize,
-		                    j->cfg->hostname, NULL, &j->why) < 0) {
-			j->failed = 1;
-			j->err = errno;
-			buf_printf(&j->why, " (user %s)", tx->users.items[i]);
-		} else {
-			j->delivered++;
-		}
+	if (deliver_local(j->cfg, &tx->users, src, size, vsize, &j->delivered,
+	                  &j->why) < 0) {
+		j->failed = 1;
+		j->err = errno;
 	}
-	buf_free(&path);
 	if (!j->failed && tx->remote.count && data_enqueue(j, src) < 0) {
 		j->failed = 1;
 		j->err = errno;

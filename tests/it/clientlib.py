@@ -37,7 +37,7 @@ import time
 
 import pytest
 
-from mailserver import DOMAIN, HOST, SANITIZER_MARKS, _Servers, tool  # noqa: F401 (tool is re-exported)
+from mailserver import DOMAIN, HOST, SANITIZER_MARKS, _Servers, accept_loop, tool  # noqa: F401 (tool is re-exported)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 POSTHORN = os.environ.get("POSTHORN_BIN", str(ROOT / "build" / "posthorn"))
@@ -492,21 +492,17 @@ class ThrottleProxy:
 
     def _accept(self):
         self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                s = socket.create_connection((HOST, self.target), timeout=5)
-            except OSError:
-                c.close()
-                continue
-            self.socks += [c, s]
-            threading.Thread(target=self._pump, args=(c, s, 0), daemon=True).start()
-            threading.Thread(target=self._pump, args=(s, c, self.delay), daemon=True).start()
+        accept_loop(self.sock, lambda: self.stop, self._connect)
+
+    def _connect(self, c):
+        try:
+            s = socket.create_connection((HOST, self.target), timeout=5)
+        except OSError:
+            c.close()
+            return
+        self.socks += [c, s]
+        threading.Thread(target=self._pump, args=(c, s, 0), daemon=True).start()
+        threading.Thread(target=self._pump, args=(s, c, self.delay), daemon=True).start()
 
     def _pump(self, src, dst, delay):
         src.settimeout(None)

@@ -160,11 +160,12 @@ def daemon_speaks_pop3():
     return b"pop3" in r.stdout.lower()
 
 
-def _port_free(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def port_free(port, addr=HOST, kind=socket.SOCK_STREAM):
+    """True when addr:port (TCP, or kind) can be bound now."""
+    s = socket.socket(socket.AF_INET, kind)
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((HOST, port))
+        s.bind((addr, port))
         return True
     except OSError:
         return False
@@ -178,7 +179,7 @@ def free_port_base():
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(500):
         base = rng.randrange(11000, 31000, 10)
-        if all(_port_free(base + off) for off in PORT_OFFSETS.values()):
+        if all(port_free(base + off) for off in PORT_OFFSETS.values()):
             return base
     raise RuntimeError("no free port base found")
 
@@ -259,6 +260,57 @@ def edit_config(text, key, value, section=None):
 
 # ------------------------------------------------------------------ server
 
+def greets(host, port, greeting, tls=False, server_hostname=HOSTNAME):
+    """A whole probe session to host:port (TLS from the start when tls, the
+    certificate not checked): True when the first line starts with greeting;
+    then QUIT and read until the server closes, so the probe no longer
+    counts against any connection limit when this returns."""
+    try:
+        s = socket.create_connection((host, port), timeout=2)
+    except OSError:
+        return False
+    try:
+        s.settimeout(5)
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(s, server_hostname=server_hostname)
+        data = b""
+        while b"\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                return False
+            data += chunk
+        if not data.startswith(greeting):
+            return False
+        s.sendall(b"QUIT\r\n")
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def accept_loop(sock, stopped, handle):
+    """Calls handle(conn) for each connection accepted on the listening
+    sock until stopped() is true or the socket is closed; sock needs a
+    timeout so that stopped() is looked at now and then."""
+    while not stopped():
+        try:
+            conn, _ = sock.accept()
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+        handle(conn)
+
+
 class MailServer:
     def __init__(self, base_dir, users=None, aliases=None, config=None,
                  limits=None, listeners=None):
@@ -279,6 +331,13 @@ class MailServer:
         self.returncodes = []   # exit status of every stop()/kill9()
 
     # -- setup -------------------------------------------------------
+    def _init_args(self):
+        """posthornctl init's options; sets self.port_base (a subclass
+        with another address, hostname or domains overrides this)."""
+        self.port_base = free_port_base()
+        return ["--hostname", HOSTNAME, "--domain", DOMAIN, "--listen", HOST,
+                "--port-base", str(self.port_base)]
+
     def setup(self):
         need_binaries()
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -292,10 +351,8 @@ class MailServer:
             except OSError:
                 pass
             p = p.parent
-        self.port_base = free_port_base()
         r = subprocess.run(
-            [str(POSTHORNCTL), "init", str(self.dir), "--hostname", HOSTNAME,
-             "--domain", DOMAIN, "--listen", HOST, "--port-base", str(self.port_base)],
+            [str(POSTHORNCTL), "init", str(self.dir), *self._init_args()],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             timeout=60)
         assert r.returncode == 0, f"posthornctl init failed ({r.returncode}): {r.stderr.decode(errors='replace')}"
@@ -425,70 +482,14 @@ class MailServer:
                     raise AssertionError(f"{proto} port {self._ports[proto]} not greeting:\n{self.log()[-4000:]}")
                 time.sleep(0.05)
 
+    def _probe(self, port, tls, greeting):
+        return greets(HOST, port, greeting, tls, HOSTNAME)
+
     def _pop3_greets(self, port, tls=False):
-        """A whole probe session: +OK greeting, QUIT, +OK, the server closes."""
-        try:
-            s = socket.create_connection((HOST, port), timeout=2)
-        except OSError:
-            return False
-        try:
-            s.settimeout(5)
-            if tls:
-                ctx = ssl.create_default_context()
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-                s = ctx.wrap_socket(s, server_hostname=HOSTNAME)
-            data = b""
-            while b"\n" not in data:
-                chunk = s.recv(4096)
-                if not chunk:
-                    return False
-                data += chunk
-            if not data.startswith(b"+OK"):
-                return False
-            s.sendall(b"QUIT\r\n")
-            try:
-                while s.recv(4096):
-                    pass
-            except OSError:
-                pass
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
+        return self._probe(port, tls, b"+OK")
 
     def _greets(self, port, tls=False):
-        try:
-            s = socket.create_connection((HOST, port), timeout=2)
-        except OSError:
-            return False
-        try:
-            s.settimeout(5)
-            if tls:
-                ctx = ssl.create_default_context()
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-                s = ctx.wrap_socket(s, server_hostname=HOSTNAME)
-            data = b""
-            while b"\n" not in data:
-                chunk = s.recv(4096)
-                if not chunk:
-                    return False
-                data += chunk
-            if not data.startswith(b"220"):
-                return False
-            s.sendall(b"QUIT\r\n")
-            try:
-                while s.recv(4096):
-                    pass
-            except OSError:
-                pass
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
+        return self._probe(port, tls, b"220")
 
     @property
     def running(self):

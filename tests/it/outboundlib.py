@@ -44,7 +44,6 @@ import re
 import shutil
 import smtplib
 import socket
-import ssl
 import struct
 import subprocess
 import tempfile
@@ -54,7 +53,8 @@ import time
 import pytest
 
 from mailserver import (BUILD, HOST, PORT_OFFSETS, USERS, MailServer,
-                        close_clients, crlf, need_binaries)
+                        accept_loop, close_clients, crlf, greets,
+                        port_free)
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 SENDMAIL = BUILD / "posthorn-sendmail"
@@ -270,20 +270,8 @@ class Dnsmasq:
 
 # ------------------------------------------------------------------ ports
 
-def _free_on(addr, port, kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((addr, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 def loopback_usable(addr):
-    return _free_on(addr, 0)
+    return port_free(0, addr)
 
 
 def pick_port_base(addresses, smtp_only=()):
@@ -292,8 +280,8 @@ def pick_port_base(addresses, smtp_only=()):
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(500):
         base = rng.randrange(11000, 31000, 10)
-        if all(_free_on(a, base + off) for a in addresses for off in PORT_OFFSETS.values()) \
-                and all(_free_on(a, base + PORT_OFFSETS["smtp"]) for a in smtp_only):
+        if all(port_free(base + off, a) for a in addresses for off in PORT_OFFSETS.values()) \
+                and all(port_free(base + PORT_OFFSETS["smtp"], a) for a in smtp_only):
             return base
     raise RuntimeError("no port base free on every test address")
 
@@ -313,33 +301,16 @@ class Peer(MailServer):
         self.fixed_base = port_base
         self.sections = {}      # {section: {key: value}} set after init
 
-    def setup(self):
-        need_binaries()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        p = self.dir
-        while p != p.parent and str(p) != "/tmp":
-            if p.stat().st_uid == os.getuid():
-                p.chmod(p.stat().st_mode | 0o711)
-            p = p.parent
+    def _init_args(self):
         self.port_base = self.fixed_base
-        args = ["init", str(self.dir), "--hostname", self.hostname, "--listen", self.host,
+        args = ["--hostname", self.hostname, "--listen", self.host,
                 "--port-base", str(self.port_base)]
         for d in self.domains:
             args += ["--domain", d]
-        r = subprocess.run([str(BUILD / "posthornctl"), *args], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-        assert r.returncode == 0, f"posthornctl init: {r.stderr.decode(errors='replace')}"
-        for name, pw in self.users.items():
-            r = self.ctl("user", "add", name, "--password-stdin", input=(pw + "\n").encode())
-            assert r.returncode == 0, f"user add {name}: {r.stderr.decode(errors='replace')}"
-        for name, targets in self.aliases.items():
-            r = self.ctl("alias", "add", name, *targets)
-            assert r.returncode == 0, f"alias add {name}: {r.stderr.decode(errors='replace')}"
-        self._read_config()
-        for k, v in self.config_edits.items():
-            self.set_config(k, v)
-        for k, v in self.limit_edits.items():
-            self.set_config(k, v, "limits")
+        return args
+
+    def setup(self):
+        super().setup()
         for section, kv in self.sections.items():
             self.add_section(section, kv)
         return self
@@ -371,42 +342,7 @@ class Peer(MailServer):
         return super().start(timeout=timeout, rebase_on_conflict=False)
 
     def _probe(self, port, tls, greeting):
-        try:
-            s = socket.create_connection((self.host, port), timeout=2)
-        except OSError:
-            return False
-        try:
-            s.settimeout(5)
-            if tls:
-                ctx = ssl.create_default_context()
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-                s = ctx.wrap_socket(s, server_hostname=self.hostname)
-            data = b""
-            while b"\n" not in data:
-                chunk = s.recv(4096)
-                if not chunk:
-                    return False
-                data += chunk
-            if not data.startswith(greeting):
-                return False
-            s.sendall(b"QUIT\r\n")
-            try:
-                while s.recv(4096):
-                    pass
-            except OSError:
-                pass
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
-
-    def _greets(self, port, tls=False):
-        return self._probe(port, tls, b"220")
-
-    def _pop3_greets(self, port, tls=False):
-        return self._probe(port, tls, b"+OK")
+        return greets(self.host, port, greeting, tls, self.hostname)
 
     def queue_list(self):
         r = self.ctl("queue", "list")
@@ -653,19 +589,15 @@ class FakeSmtp:
         self.thread.start()
 
     def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            c.settimeout(None)
-            with self.lock:
-                s = Session(len(self.sessions))
-                self.sessions.append(s)
-                self.conns.append(c)
-            threading.Thread(target=self._serve, args=(c, s), daemon=True).start()
+        accept_loop(self.sock, lambda: self.stopping, self._start_session)
+
+    def _start_session(self, c):
+        c.settimeout(None)
+        with self.lock:
+            s = Session(len(self.sessions))
+            self.sessions.append(s)
+            self.conns.append(c)
+        threading.Thread(target=self._serve, args=(c, s), daemon=True).start()
 
     def _serve(self, conn, s):
         conn.settimeout(30)

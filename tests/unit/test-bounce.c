@@ -8,7 +8,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "../../src/msg/message.h"
 #include "../../src/store/bounce.h"
 #include "../../src/store/queue.h"
+#include "testlib.h"
 
 #define NOW 1700003600
 #define HOST "mail.example.org"
@@ -30,34 +30,6 @@ static const char original[] =
 	"Subject: plans\r\n"
 	"\r\n"
 	"The secret body.\r\n";
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static int setup_dir(void **state)
-{
-	const char *base = getenv("TMPDIR");
-	char *dir = malloc(4096);
-	snprintf(dir, 4096, "%s/test-bounce.XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	char *dir = *state;
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
 
 /* Queues "orig" from sender to the given recipients, loads it into env. */
 static void make_item(const char *dir, const char *sender, struct queue_rcpt *r,
@@ -470,7 +442,8 @@ static void test_errors(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+#define T(f) \
+	cmocka_unit_test_setup_teardown(f, testlib_dir_setup, testlib_dir_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_bounce_one_of_two),
 		T(test_notify_rules),

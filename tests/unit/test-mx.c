@@ -318,6 +318,29 @@ static enum mx_status resolve(struct dns *d, const char *domain, int timeout,
 	return s;
 }
 
+/* One mx_resolve of domain against a fake server answering from t, which
+ * must end in want; query_end frees and stops everything. */
+struct query {
+	struct dns *d;
+	struct mx_route r;
+	struct buf why;
+};
+
+static void query_run(struct query *q, const struct entry *t,
+                      const char *domain, int timeout, enum mx_status want)
+{
+	q->d = dns_start(t);
+	q->why = (struct buf)BUF_INIT;
+	assert_int_equal(resolve(q->d, domain, timeout, &q->r, &q->why), want);
+}
+
+static void query_end(struct query *q)
+{
+	mx_route_free(&q->r);
+	buf_free(&q->why);
+	dns_stop(q->d);
+}
+
 #define MX(pref, host) {NULL, ns_t_mx, pref, host}
 #define A(addr) {NULL, ns_t_a, 0, addr}
 #define AAAA(addr) {NULL, ns_t_aaaa, 0, addr}
@@ -334,24 +357,21 @@ static void test_two_mx_in_preference_order(void **state)
 		{"mx2.example.org", ns_t_a, 0, ANSWER, {A("192.0.2.2")}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "Example.ORG.", 2, &r, &why), MX_OK);
-	assert_int_equal(r.n, 2);
-	assert_false(r.implicit);
-	assert_string_equal(r.hosts[0].name, "mx1.example.org");
-	assert_int_equal(r.hosts[0].pref, 10);
-	assert_int_equal(r.hosts[0].naddrs, 1);
-	assert_string_equal(r.hosts[0].addrs[0], "192.0.2.1");
-	assert_false(r.hosts[0].temp);
-	assert_string_equal(r.hosts[1].name, "mx2.example.org");
-	assert_int_equal(r.hosts[1].pref, 20);
-	assert_string_equal(r.hosts[1].addrs[0], "192.0.2.2");
-	mx_route_free(&r);
-	mx_route_free(&r);      /* twice is harmless */
-	buf_free(&why);
-	dns_stop(d);
+	struct query q;
+	query_run(&q, t, "Example.ORG.", 2, MX_OK);
+	assert_int_equal(q.r.n, 2);
+	assert_false(q.r.implicit);
+	assert_string_equal(q.r.hosts[0].name, "mx1.example.org");
+	assert_int_equal(q.r.hosts[0].pref, 10);
+	assert_int_equal(q.r.hosts[0].naddrs, 1);
+	assert_string_equal(q.r.hosts[0].addrs[0], "192.0.2.1");
+	assert_false(q.r.hosts[0].temp);
+	assert_string_equal(q.r.hosts[1].name, "mx2.example.org");
+	assert_int_equal(q.r.hosts[1].pref, 20);
+	assert_string_equal(q.r.hosts[1].addrs[0], "192.0.2.2");
+	mx_route_free(&q.r);
+	mx_route_free(&q.r);      /* twice is harmless */
+	query_end(&q);
 }
 
 static void test_equal_preferences_shuffled(void **state)
@@ -394,19 +414,15 @@ static void test_no_mx_uses_address(void **state)
 		{"example.org", ns_t_a, 0, ANSWER, {A("192.0.2.9")}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_OK);
-	assert_true(r.implicit);
-	assert_int_equal(r.n, 1);
-	assert_string_equal(r.hosts[0].name, "example.org");
-	assert_int_equal(r.hosts[0].pref, 0);
-	assert_int_equal(r.hosts[0].naddrs, 1);
-	assert_string_equal(r.hosts[0].addrs[0], "192.0.2.9");
-	mx_route_free(&r);
-	buf_free(&why);
-	dns_stop(d);
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_OK);
+	assert_true(q.r.implicit);
+	assert_int_equal(q.r.n, 1);
+	assert_string_equal(q.r.hosts[0].name, "example.org");
+	assert_int_equal(q.r.hosts[0].pref, 0);
+	assert_int_equal(q.r.hosts[0].naddrs, 1);
+	assert_string_equal(q.r.hosts[0].addrs[0], "192.0.2.9");
+	query_end(&q);
 }
 
 static void test_no_mx_no_address(void **state)
@@ -416,27 +432,21 @@ static void test_no_mx_no_address(void **state)
 		{"example.org", ns_t_txt, 0, ANSWER, {{0}}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_NOHOST);
-	assert_string_equal(buf_cstr(&why), "example.org: no MX and no address records");
-	buf_free(&why);
-	dns_stop(d);
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_NOHOST);
+	assert_string_equal(buf_cstr(&q.why), "example.org: no MX and no address records");
+	query_end(&q);
 }
 
 static void test_nxdomain(void **state)
 {
 	(void)state;
 	static const struct entry t[] = {{NULL}};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "nowhere.example", 2, &r, &why), MX_NXDOMAIN);
-	assert_string_equal(buf_cstr(&why),
+	struct query q;
+	query_run(&q, t, "nowhere.example", 2, MX_NXDOMAIN);
+	assert_string_equal(buf_cstr(&q.why),
 	                    "nowhere.example: no such domain (NXDOMAIN)");
-	buf_free(&why);
-	dns_stop(d);
+	query_end(&q);
 }
 
 static void test_servfail_is_temporary(void **state)
@@ -446,14 +456,11 @@ static void test_servfail_is_temporary(void **state)
 		{"example.org", ns_t_mx, ns_r_servfail, ANSWER, {{0}}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_TEMP);
-	assert_non_null(strstr(buf_cstr(&why), "example.org: "));
-	assert_non_null(strstr(buf_cstr(&why), "SERVFAIL"));
-	buf_free(&why);
-	dns_stop(d);
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_TEMP);
+	assert_non_null(strstr(buf_cstr(&q.why), "example.org: "));
+	assert_non_null(strstr(buf_cstr(&q.why), "SERVFAIL"));
+	query_end(&q);
 }
 
 static void test_refused_is_temporary(void **state)
@@ -463,13 +470,10 @@ static void test_refused_is_temporary(void **state)
 		{"example.org", ns_t_mx, ns_r_refused, ANSWER, {{0}}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_TEMP);
-	assert_non_null(strstr(buf_cstr(&why), "example.org: "));
-	buf_free(&why);
-	dns_stop(d);
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_TEMP);
+	assert_non_null(strstr(buf_cstr(&q.why), "example.org: "));
+	query_end(&q);
 }
 
 static void test_timeout(void **state)
@@ -479,16 +483,13 @@ static void test_timeout(void **state)
 		{"example.org", ns_t_mx, 0, SILENT, {{0}}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
 	time_t start = time(NULL);
-	assert_int_equal(resolve(d, "example.org", 1, &r, &why), MX_TEMP);
+	struct query q;
+	query_run(&q, t, "example.org", 1, MX_TEMP);
 	assert_true(time(NULL) - start <= 6);
-	assert_string_equal(buf_cstr(&why), "example.org: DNS timed out");
-	assert_int_equal(atomic_load(&d->queries), 2);    /* one retry */
-	buf_free(&why);
-	dns_stop(d);
+	assert_string_equal(buf_cstr(&q.why), "example.org: DNS timed out");
+	assert_int_equal(atomic_load(&q.d->queries), 2);    /* one retry */
+	query_end(&q);
 }
 
 static void test_malformed_reply_is_temporary(void **state)
@@ -498,13 +499,10 @@ static void test_malformed_reply_is_temporary(void **state)
 		{"example.org", ns_t_mx, 0, TRUNCATED, {MX(10, "mx.example.org")}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 1, &r, &why), MX_TEMP);
-	assert_non_null(strstr(buf_cstr(&why), "example.org: "));
-	buf_free(&why);
-	dns_stop(d);
+	struct query q;
+	query_run(&q, t, "example.org", 1, MX_TEMP);
+	assert_non_null(strstr(buf_cstr(&q.why), "example.org: "));
+	query_end(&q);
 }
 
 static void test_null_mx(void **state)
@@ -515,15 +513,12 @@ static void test_null_mx(void **state)
 		{"example.org", ns_t_a, 0, ANSWER, {A("192.0.2.1")}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_NULL);
-	assert_string_equal(buf_cstr(&why),
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_NULL);
+	assert_string_equal(buf_cstr(&q.why),
 	                    "example.org: the domain accepts no mail (null MX)");
-	assert_int_equal(atomic_load(&d->queries), 1);
-	buf_free(&why);
-	dns_stop(d);
+	assert_int_equal(atomic_load(&q.d->queries), 1);
+	query_end(&q);
 }
 
 static void test_null_mx_among_others_ignored(void **state)
@@ -535,15 +530,11 @@ static void test_null_mx_among_others_ignored(void **state)
 		{"mx.example.org", ns_t_a, 0, ANSWER, {A("192.0.2.1")}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_OK);
-	assert_int_equal(r.n, 1);
-	assert_string_equal(r.hosts[0].name, "mx.example.org");
-	mx_route_free(&r);
-	buf_free(&why);
-	dns_stop(d);
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_OK);
+	assert_int_equal(q.r.n, 1);
+	assert_string_equal(q.r.hosts[0].name, "mx.example.org");
+	query_end(&q);
 }
 
 static void test_mx_host_without_address(void **state)
@@ -555,14 +546,11 @@ static void test_mx_host_without_address(void **state)
 		{"noaddr.example.org", ns_t_txt, 0, ANSWER, {{0}}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_NOHOST);
-	assert_string_equal(buf_cstr(&why),
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_NOHOST);
+	assert_string_equal(buf_cstr(&q.why),
 	                    "example.org: none of its MX hosts has an address");
-	buf_free(&why);
-	dns_stop(d);
+	query_end(&q);
 }
 
 static void test_mx_host_servfail(void **state)
@@ -577,24 +565,20 @@ static void test_mx_host_servfail(void **state)
 		{"good.example", ns_t_aaaa, 0, ANSWER, {AAAA("2001:db8::25")}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_TEMP);
-	assert_string_equal(buf_cstr(&why),
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_TEMP);
+	assert_string_equal(buf_cstr(&q.why),
 	                    "example.org: address lookups of its MX hosts failed: "
 	                    "DNS server failure (SERVFAIL)");
 	/* with another host that works, the failed one stays, marked temp */
-	assert_int_equal(resolve(d, "other.example", 2, &r, &why), MX_OK);
-	assert_int_equal(r.n, 2);
-	assert_string_equal(r.hosts[0].name, "mx.example.org");
-	assert_true(r.hosts[0].temp);
-	assert_int_equal(r.hosts[0].naddrs, 0);
-	assert_false(r.hosts[1].temp);
-	assert_string_equal(r.hosts[1].addrs[0], "2001:db8::25");
-	mx_route_free(&r);
-	buf_free(&why);
-	dns_stop(d);
+	assert_int_equal(resolve(q.d, "other.example", 2, &q.r, &q.why), MX_OK);
+	assert_int_equal(q.r.n, 2);
+	assert_string_equal(q.r.hosts[0].name, "mx.example.org");
+	assert_true(q.r.hosts[0].temp);
+	assert_int_equal(q.r.hosts[0].naddrs, 0);
+	assert_false(q.r.hosts[1].temp);
+	assert_string_equal(q.r.hosts[1].addrs[0], "2001:db8::25");
+	query_end(&q);
 }
 
 static void test_aaaa_and_a(void **state)
@@ -607,17 +591,13 @@ static void test_aaaa_and_a(void **state)
 		{"mx.example.org", ns_t_aaaa, 0, ANSWER, {AAAA("2001:DB8:0::1")}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_OK);
-	assert_int_equal(r.hosts[0].naddrs, 3);     /* the duplicate dropped */
-	assert_string_equal(r.hosts[0].addrs[0], "2001:db8::1");
-	assert_string_equal(r.hosts[0].addrs[1], "192.0.2.1");
-	assert_string_equal(r.hosts[0].addrs[2], "192.0.2.2");
-	mx_route_free(&r);
-	buf_free(&why);
-	dns_stop(d);
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_OK);
+	assert_int_equal(q.r.hosts[0].naddrs, 3);     /* the duplicate dropped */
+	assert_string_equal(q.r.hosts[0].addrs[0], "2001:db8::1");
+	assert_string_equal(q.r.hosts[0].addrs[1], "192.0.2.1");
+	assert_string_equal(q.r.hosts[0].addrs[2], "192.0.2.2");
+	query_end(&q);
 }
 
 static void test_cname_and_ip_mx(void **state)
@@ -631,16 +611,12 @@ static void test_cname_and_ip_mx(void **state)
 		  {"real.example.net", ns_t_a, 0, "192.0.2.5"}}},
 		{NULL},
 	};
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_OK);
-	assert_int_equal(r.n, 1);   /* "192.0.2.77" has no A record here */
-	assert_string_equal(r.hosts[0].name, "alias.example.org");
-	assert_string_equal(r.hosts[0].addrs[0], "192.0.2.5");
-	mx_route_free(&r);
-	buf_free(&why);
-	dns_stop(d);
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_OK);
+	assert_int_equal(q.r.n, 1);   /* "192.0.2.77" has no A record here */
+	assert_string_equal(q.r.hosts[0].name, "alias.example.org");
+	assert_string_equal(q.r.hosts[0].addrs[0], "192.0.2.5");
+	query_end(&q);
 }
 
 static void test_limits(void **state)
@@ -667,22 +643,18 @@ static void test_limits(void **state)
 		snprintf(v4[i], sizeof v4[i], "192.0.2.%d", i + 1);
 		t[2].rrs[i] = (struct rec){NULL, ns_t_a, 0, v4[i]};
 	}
-	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(resolve(d, "example.org", 2, &r, &why), MX_OK);
+	struct query q;
+	query_run(&q, t, "example.org", 2, MX_OK);
 	/* only mx0 has addresses; the others (no such name) are dropped */
-	assert_int_equal(r.n, 1);
-	assert_string_equal(r.hosts[0].name, "mx0.example.org");
-	assert_int_equal(r.hosts[0].naddrs, 16);
-	assert_string_equal(r.hosts[0].addrs[0], "2001:db8::1");
-	assert_string_equal(r.hosts[0].addrs[7], "2001:db8::8");
-	assert_string_equal(r.hosts[0].addrs[8], "192.0.2.1");
+	assert_int_equal(q.r.n, 1);
+	assert_string_equal(q.r.hosts[0].name, "mx0.example.org");
+	assert_int_equal(q.r.hosts[0].naddrs, 16);
+	assert_string_equal(q.r.hosts[0].addrs[0], "2001:db8::1");
+	assert_string_equal(q.r.hosts[0].addrs[7], "2001:db8::8");
+	assert_string_equal(q.r.hosts[0].addrs[8], "192.0.2.1");
 	/* 1 MX, then 20 hosts at most, 2 lookups each (NXDOMAIN: 1) */
-	assert_int_equal(atomic_load(&d->queries), 1 + 2 + 19);
-	mx_route_free(&r);
-	buf_free(&why);
-	dns_stop(d);
+	assert_int_equal(atomic_load(&q.d->queries), 1 + 2 + 19);
+	query_end(&q);
 }
 
 static void test_address_literals(void **state)
@@ -758,6 +730,41 @@ static void test_ipv6_nameserver(void **state)
 	dns_stop(d);
 }
 
+/* mx_resolve_host(name) through d is MX_OK with one host whose first
+ * address is addr; host (when not NULL) is its name, naddrs (when > 0)
+ * how many addresses it has. */
+static void host_is(struct dns *d, const char *name, const char *host,
+                    const char *addr, size_t naddrs)
+{
+	struct mx_route r;
+	struct buf why = BUF_INIT;
+	assert_int_equal(mx_resolve_host(name, d->addr, 2, &r, &why), MX_OK);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.hosts[0].addrs[0], addr);
+	if (host)
+		assert_string_equal(r.hosts[0].name, host);
+	if (naddrs)
+		assert_int_equal(r.hosts[0].naddrs, naddrs);
+	mx_route_free(&r);
+	buf_free(&why);
+}
+
+/* mx_resolve_host(name) through d fails with want, why starting with
+ * (or, exact set, being) text. */
+static void host_fails(struct dns *d, const char *name, enum mx_status want,
+                       const char *text, int exact)
+{
+	struct mx_route r;
+	struct buf why = BUF_INIT;
+	assert_int_equal(mx_resolve_host(name, d->addr, 2, &r, &why), want);
+	assert_int_equal(r.n, 0);
+	if (exact)
+		assert_string_equal(buf_cstr(&why), text);
+	else
+		assert_non_null(strstr(buf_cstr(&why), text));
+	buf_free(&why);
+}
+
 static void test_resolve_host(void **state)
 {
 	(void)state;
@@ -769,41 +776,18 @@ static void test_resolve_host(void **state)
 		{NULL},
 	};
 	struct dns *d = dns_start(t);
-	struct mx_route r;
-	struct buf why = BUF_INIT;
-	assert_int_equal(mx_resolve_host("Smart.Example.NET.", d->addr, 2, &r, &why),
-	                 MX_OK);
-	assert_int_equal(r.n, 1);
-	assert_string_equal(r.hosts[0].name, "smart.example.net");
-	assert_int_equal(r.hosts[0].naddrs, 2);
-	assert_string_equal(r.hosts[0].addrs[0], "2001:db8::2");
-	mx_route_free(&r);
+	host_is(d, "Smart.Example.NET.", "smart.example.net", "2001:db8::2", 2);
+	/* addresses need no DNS */
 	int before = atomic_load(&d->queries);
-	assert_int_equal(mx_resolve_host("192.0.2.25", d->addr, 2, &r, &why), MX_OK);
-	assert_string_equal(r.hosts[0].addrs[0], "192.0.2.25");
-	mx_route_free(&r);
-	assert_int_equal(mx_resolve_host("2001:db8::0:3", d->addr, 2, &r, &why),
-	                 MX_OK);
-	assert_string_equal(r.hosts[0].addrs[0], "2001:db8::3");
-	mx_route_free(&r);
-	assert_int_equal(mx_resolve_host("[192.0.2.26]", d->addr, 2, &r, &why),
-	                 MX_OK);
-	mx_route_free(&r);
+	host_is(d, "192.0.2.25", NULL, "192.0.2.25", 0);
+	host_is(d, "2001:db8::0:3", NULL, "2001:db8::3", 0);
+	host_is(d, "[192.0.2.26]", NULL, "192.0.2.26", 0);
 	assert_int_equal(atomic_load(&d->queries), before);
-	assert_int_equal(mx_resolve_host("gone.example.net", d->addr, 2, &r, &why),
-	                 MX_NXDOMAIN);
-	assert_string_equal(buf_cstr(&why),
-	                    "gone.example.net: no such host (NXDOMAIN)");
-	buf_reset(&why);
-	assert_int_equal(mx_resolve_host("noaddr.example.net", d->addr, 2, &r, &why),
-	                 MX_NOHOST);
-	assert_string_equal(buf_cstr(&why), "noaddr.example.net: no address records");
-	buf_reset(&why);
-	assert_int_equal(mx_resolve_host("broken.example.net", d->addr, 2, &r, &why),
-	                 MX_TEMP);
-	assert_int_equal(r.n, 0);
-	assert_non_null(strstr(buf_cstr(&why), "broken.example.net: "));
-	buf_free(&why);
+	host_fails(d, "gone.example.net", MX_NXDOMAIN,
+	           "gone.example.net: no such host (NXDOMAIN)", 1);
+	host_fails(d, "noaddr.example.net", MX_NOHOST,
+	           "noaddr.example.net: no address records", 1);
+	host_fails(d, "broken.example.net", MX_TEMP, "broken.example.net: ", 0);
 	dns_stop(d);
 }
 

@@ -27,9 +27,7 @@
 #include <openssl/ssl.h>
 
 #include "../../src/lib/net.h"
-
-static char tmpdir[64];
-static char cert_path[128], key_path[128];
+#include "testlib.h"
 
 /* ---- the transcript collector ---- */
 
@@ -356,9 +354,7 @@ static void *tls_server_run(void *arg)
 		if (write(fd, pl, strlen(pl)) < 0)
 			goto out;
 	}
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	SSL_CTX_use_certificate_file(ctx, cert_path, SSL_FILETYPE_PEM);
-	SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM);
+	SSL_CTX *ctx = testlib_tls_server_ctx();
 	SSL *ssl = SSL_new(ctx);
 	SSL_set_fd(ssl, fd);
 	if (SSL_accept(ssl) == 1) {
@@ -437,7 +433,7 @@ static void test_tls_trusted_ca_file(void **state)
 	(void)state;
 	struct tls_server ts;
 	struct buf why = BUF_INIT;
-	struct net_options opt = {.timeout = 5, .ca_file = cert_path};
+	struct net_options opt = {.timeout = 5, .ca_file = testlib_cert};
 	assert_int_equal(tls_try("127.0.0.1", &opt, &ts, &why), NET_OK);
 	assert_true(ts.handshake_ok);
 	assert_string_equal(ts.got, "over tls\r\n");
@@ -453,7 +449,7 @@ static void test_tls_missing_ca_file(void **state)
 	struct tls_server ts;
 	struct buf why = BUF_INIT;
 	char missing[160];
-	snprintf(missing, sizeof missing, "%s/none.pem", tmpdir);
+	snprintf(missing, sizeof missing, "%s/none.pem", testlib_tmpdir);
 	struct net_options opt = {.timeout = 5, .ca_file = missing};
 	assert_int_equal(tls_try("127.0.0.1", &opt, &ts, &why), NET_ERR_TLS_VERIFY);
 	assert_non_null(strstr(buf_cstr(&why), "none.pem"));
@@ -469,7 +465,7 @@ static void test_tls_wrong_name(void **state)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(ts.port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-	struct net_options opt = {.timeout = 5, .ca_file = cert_path};
+	struct net_options opt = {.timeout = 5, .ca_file = testlib_cert};
 	struct net_conn *c = net_from_fd(fd, "mail.example.org", &opt);
 	struct buf why = BUF_INIT;
 	assert_int_equal(net_starttls(c, &why), NET_ERR_TLS_VERIFY);
@@ -498,7 +494,7 @@ static void test_starttls_drops_plaintext(void **state)
 	struct tls_server ts;
 	tls_server_start(&ts, 1, 0);
 	struct transcript t = {BUF_INIT};
-	struct net_options opt = {.timeout = 5, .ca_file = cert_path,
+	struct net_options opt = {.timeout = 5, .ca_file = testlib_cert,
 	                          .trace = collect, .trace_arg = &t};
 	enum net_err err;
 	struct buf why = BUF_INIT, line = BUF_INIT;
@@ -530,7 +526,7 @@ static void test_tls_closed_and_silent_peer(void **state)
 {
 	(void)state;
 	struct tls_server ts;
-	struct net_options opt = {.timeout = 1, .ca_file = cert_path};
+	struct net_options opt = {.timeout = 1, .ca_file = testlib_cert};
 	enum net_err err;
 	struct buf why = BUF_INIT, line = BUF_INIT;
 	tls_server_start(&ts, 0, 1);
@@ -603,25 +599,13 @@ static void test_tls_against_plaintext(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/test-net-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	snprintf(cert_path, sizeof cert_path, "%s/cert.pem", tmpdir);
-	snprintf(key_path, sizeof key_path, "%s/key.pem", tmpdir);
-	char cmd[512];
-	snprintf(cmd, sizeof cmd,
-	         "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost "
-	         "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -days 2 "
-	         "-keyout %s -out %s >/dev/null 2>&1", key_path, cert_path);
-	return system(cmd) == 0 ? 0 : -1;
+	return testlib_cert_setup();
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return testlib_cert_teardown();
 }
 
 int main(void)

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,34 +18,7 @@
 #include "../../src/lib/fs.h"
 #include "../../src/store/queue.h"
 #include "../../src/store/spool.h"
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static int setup_dir(void **state)
-{
-	const char *base = getenv("TMPDIR");
-	char *dir = malloc(4096);
-	snprintf(dir, 4096, "%s/test-queue.XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	char *dir = *state;
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
+#include "testlib.h"
 
 static struct queue_rcpt full_rcpts[] = {
 	{"bob@example.org", QUEUE_PENDING, NULL, NULL, NULL},
@@ -480,7 +452,7 @@ static void test_enqueue_copies_across_file_systems(void **state)
 	struct buf p = BUF_INIT, got = BUF_INIT;
 	assert_int_equal(fs_read_file(item_path(&p, dir, "c1", "msg"), 4096, &got), 0);
 	assert_string_equal(buf_cstr(&got), "far away\r\n");
-	nftw(shmdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testlib_rmtree(shmdir);
 	buf_free(&p); buf_free(&got);
 }
 
@@ -767,7 +739,8 @@ int main(void)
 		cmocka_unit_test(test_many_recipients),
 		cmocka_unit_test(test_every_parse_error),
 		cmocka_unit_test(test_format_refuses_invalid),
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+#define T(f) \
+	cmocka_unit_test_setup_teardown(f, testlib_dir_setup, testlib_dir_teardown)
 		T(test_enqueue_writes_item),
 		T(test_enqueue_errors),
 		T(test_enqueue_copies_across_file_systems),

@@ -17,105 +17,25 @@
 
 #include "../../src/lib/net.h"
 #include "../../src/smtp/smtpc.h"
-
-#define ANY "<any>"          /* expect: any line */
-#define DATA_BODY "<data>"   /* expect: the data up to and with ".\r\n" */
-#define CLOSE "<close>"      /* reply: close the connection */
-
-struct step {
-	const char *expect;
-	const char *reply;       /* raw, CRLFs included; NULL: say nothing */
-};
+#include "testlib.h"
 
 struct fake {
-	int fd;
+	struct script_io io;
 	const char *greeting;
-	const struct step *steps;
+	const struct script_step *steps;
 	char *reply_heap;        /* a generated reply (freed by the test) */
-	struct buf got;          /* every client line, "\n"-joined */
-	struct buf data;         /* DATA bytes as received */
-	char mismatch[256];
-	char rbuf[65536];
-	size_t rlen;
 	pthread_t thread;
 	/* the client side */
 	struct net_conn *conn;
 	struct buf trace;
 };
 
-/* Reads one line (without CRLF) into out; -1 at EOF or timeout. */
-static int fake_line(struct fake *f, struct buf *out)
-{
-	buf_reset(out);
-	for (;;) {
-		char *lf = memchr(f->rbuf, '\n', f->rlen);
-		if (lf) {
-			size_t n = (size_t)(lf - f->rbuf) + 1;
-			buf_append(out, f->rbuf, n);
-			memmove(f->rbuf, f->rbuf + n, f->rlen - n);
-			f->rlen -= n;
-			return 0;
-		}
-		if (f->rlen == sizeof f->rbuf)
-			return -1;
-		ssize_t r = read(f->fd, f->rbuf + f->rlen, sizeof f->rbuf - f->rlen);
-		if (r <= 0)
-			return -1;
-		f->rlen += (size_t)r;
-	}
-}
-
-static void fake_say(struct fake *f, const char *s)
-{
-	if (s && write(f->fd, s, strlen(s)) < 0)
-		return;
-}
-
 static void *fake_run(void *arg)
 {
 	struct fake *f = arg;
-	struct buf line = BUF_INIT;
-	fake_say(f, f->greeting);
-	const struct step *st = f->steps;
-	for (; st && st->expect; st++) {
-		if (strcmp(st->expect, DATA_BODY) == 0) {
-			do {
-				if (fake_line(f, &line) < 0)
-					goto out;
-				buf_append(&f->data, line.data, line.len);
-			} while (!(line.len == 3 && memcmp(line.data, ".\r\n", 3) == 0));
-		} else {
-			if (fake_line(f, &line) < 0) {
-				snprintf(f->mismatch, sizeof f->mismatch,
-				         "EOF, expected %s", st->expect);
-				goto out;
-			}
-			buf_append(&f->got, line.data, line.len);
-			if (line.len >= 2 && line.data[line.len - 2] == '\r')
-				line.len -= 2;
-			else
-				snprintf(f->mismatch, sizeof f->mismatch, "no CRLF");
-			if (strcmp(st->expect, ANY) != 0
-			    && strcmp(st->expect, buf_cstr(&line)) != 0) {
-				snprintf(f->mismatch, sizeof f->mismatch,
-				         "got \"%s\", expected \"%s\"", buf_cstr(&line),
-				         st->expect);
-				goto out;
-			}
-		}
-		if (st->reply && strcmp(st->reply, CLOSE) == 0)
-			goto out;
-		fake_say(f, st->reply);
-	}
-	/* the goodbye, if any */
-	while (fake_line(f, &line) == 0) {
-		buf_append(&f->got, line.data, line.len);
-		if (strncmp(line.data, "QUIT", 4) == 0)
-			fake_say(f, "221 2.0.0 bye\r\n");
-	}
-out:
-	close(f->fd);
-	buf_free(&line);
+	script_say(&f->io, f->greeting);
+	script_play(&f->io, f->steps, NULL, NULL);
+	close(f->io.fd);
 	return NULL;
 }
 
@@ -125,7 +45,8 @@ static void collect(void *arg, char dir, const char *line, size_t len)
 	buf_printf(t, "%c: %.*s\n", dir, (int)len, line);
 }
 
-static struct fake *fake_start(const char *greeting, const struct step *steps)
+static struct fake *fake_start(const char *greeting,
+                               const struct script_step *steps)
 {
 	struct fake *f = calloc(1, sizeof *f);
 	assert_non_null(f);
@@ -133,7 +54,7 @@ static struct fake *fake_start(const char *greeting, const struct step *steps)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	struct timeval tv = {5, 0};
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	f->fd = sv[1];
+	f->io.fd = sv[1];
 	f->greeting = greeting;
 	f->steps = steps;
 	struct net_options opt = {.timeout = 3, .trace = collect,
@@ -148,10 +69,10 @@ static struct fake *fake_start(const char *greeting, const struct step *steps)
 static void fake_end(struct fake *f)
 {
 	pthread_join(f->thread, NULL);
-	if (f->mismatch[0])
-		fail_msg("fake server: %s", f->mismatch);
-	buf_free(&f->got);
-	buf_free(&f->data);
+	if (f->io.mismatch[0])
+		fail_msg("fake server: %s", f->io.mismatch);
+	buf_free(&f->io.got);
+	buf_free(&f->io.data);
 	buf_free(&f->trace);
 	free(f->reply_heap);
 	free(f);
@@ -172,11 +93,11 @@ static const char EHLO_PLAIN[] = "250-fake.test\r\n250 AUTH PLAIN\r\n";
 
 /* Starts a session with a script; asserts that smtpc_start worked. */
 static struct smtpc *session(struct fake **fp, const char *ehlo_reply,
-                             const struct step *rest)
+                             const struct script_step *rest)
 {
-	static struct step steps[32];
+	static struct script_step steps[32];
 	memset(steps, 0, sizeof steps);
-	steps[0] = (struct step){"EHLO client.test", ehlo_reply};
+	steps[0] = (struct script_step){"EHLO client.test", ehlo_reply};
 	for (size_t i = 0; rest && rest[i].expect; i++)
 		steps[i + 1] = rest[i];
 	*fp = fake_start("220 fake.test ESMTP\r\n", steps);
@@ -218,7 +139,7 @@ static void test_greeting_refused(void **state)
 static void test_helo_fallback(void **state)
 {
 	(void)state;
-	static const struct step steps[] = {
+	static const struct script_step steps[] = {
 		{"EHLO client.test", "502 5.5.1 what is that\r\n"},
 		{"HELO client.test", "250 fake.test\r\n"},
 		{"QUIT", "221 bye\r\n"},
@@ -244,7 +165,7 @@ static void test_helo_fallback(void **state)
 static void test_ehlo_and_helo_refused(void **state)
 {
 	(void)state;
-	static const struct step steps[] = {
+	static const struct script_step steps[] = {
 		{"EHLO client.test", "500 no\r\n"},
 		{"HELO client.test", "550 5.7.1 go away\r\n"},
 		{NULL, NULL},
@@ -260,7 +181,7 @@ static void test_ehlo_and_helo_refused(void **state)
 	fake_end(f);
 
 	/* 421 to EHLO: no HELO */
-	static const struct step steps2[] = {
+	static const struct script_step steps2[] = {
 		{"EHLO client.test", "421 4.3.2 shutting down\r\n"},
 		{NULL, NULL},
 	};
@@ -347,7 +268,7 @@ static void test_malformed_replies(void **state)
 	free(many);
 
 	/* a bare "220" is a valid greeting without text */
-	static const struct step steps[] = {{"EHLO client.test", "250 ok\r\n"},
+	static const struct script_step steps[] = {{"EHLO client.test", "250 ok\r\n"},
 	                                    {NULL, NULL}};
 	struct fake *f = fake_start("220\r\n", steps);
 	struct smtpc_reply last;
@@ -365,7 +286,7 @@ static void test_malformed_replies(void **state)
 static void test_multiline_text_and_enhanced(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"RSET", "250-2.0.0 first\r\n250-2.0.0 second\r\n250 2.0.0 third\r\n"},
 		{"RSET", "250 2.0 not an enhanced code\r\n"},
 		{"RSET", "250 5.0.0 wrong class stays\r\n"},
@@ -399,7 +320,7 @@ static void test_multiline_text_and_enhanced(void **state)
 static void test_starttls_refused_or_missing(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {{"STARTTLS", "454 4.7.0 TLS not available\r\n"},
+	static const struct script_step rest[] = {{"STARTTLS", "454 4.7.0 TLS not available\r\n"},
 	                                   {NULL, NULL}};
 	struct fake *f;
 	struct smtpc *s = session(&f, EHLO_FULL, rest);
@@ -428,7 +349,7 @@ static void test_starttls_refused_or_missing(void **state)
 static void test_auth_plain(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"AUTH PLAIN AHVzZXIAc2VjcmV0", "235 2.7.0 welcome\r\n"},
 		{NULL, NULL},
 	};
@@ -446,7 +367,7 @@ static void test_auth_plain(void **state)
 	smtpc_quit(&s);
 	fake_end(f);
 
-	static const struct step bad[] = {
+	static const struct script_step bad[] = {
 		{"AUTH PLAIN AHVzZXIAc2VjcmV0", "535 5.7.8 authentication failed\r\n"},
 		{NULL, NULL},
 	};
@@ -462,7 +383,7 @@ static void test_auth_plain(void **state)
 	fake_end(f);
 
 	/* a server that wants the response after an empty 334 */
-	static const struct step ask[] = {
+	static const struct script_step ask[] = {
 		{"AUTH PLAIN AHVzZXIAc2VjcmV0", "334 \r\n"},
 		{"AHVzZXIAc2VjcmV0", "235 ok\r\n"},
 		{NULL, NULL},
@@ -479,7 +400,7 @@ static void test_auth_plain(void **state)
 static void test_auth_login(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"AUTH LOGIN", "334 VXNlcm5hbWU6\r\n"},
 		{"dXNlcg==", "334 UGFzc3dvcmQ6\r\n"},
 		{"c2VjcmV0", "235 2.7.0 ok\r\n"},
@@ -499,7 +420,7 @@ static void test_auth_login(void **state)
 	smtpc_quit(&s);
 	fake_end(f);
 
-	static const struct step bad[] = {
+	static const struct script_step bad[] = {
 		{"AUTH LOGIN", "334 VXNlcm5hbWU6\r\n"},
 		{"dXNlcg==", "334 UGFzc3dvcmQ6\r\n"},
 		{"c2VjcmV0", "535 5.7.8 no\r\n"},
@@ -536,7 +457,7 @@ static void rcpts_free(struct smtpc_rcpt *r, size_t n)
 static void test_send_pipelined_per_recipient(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"MAIL FROM:<me@client.test> SIZE=23", NULL},
 		{"RCPT TO:<a@x.test>", NULL},
 		{"RCPT TO:<nobody@x.test>", NULL},
@@ -544,7 +465,7 @@ static void test_send_pipelined_per_recipient(void **state)
 		{"DATA", "250 2.1.0 ok\r\n250 2.1.5 ok\r\n"
 		         "550 5.1.1 no such user\r\n250 2.1.5 ok\r\n"
 		         "354 go ahead\r\n"},
-		{DATA_BODY, "250 2.0.0 queued as X\r\n"},
+		{SCRIPT_DATA, "250 2.0.0 queued as X\r\n"},
 		{NULL, NULL},
 	};
 	struct fake *f;
@@ -567,7 +488,7 @@ static void test_send_pipelined_per_recipient(void **state)
 	assert_string_equal(r[2].reply.enhanced, "2.1.5");
 	smtpc_quit(&s);
 	assert_non_null(strstr(buf_cstr(&f->trace), "C: <message, 23 bytes>\nC: .\n"));
-	assert_string_equal(buf_cstr(&f->data), "Subject: hi\r\n\r\nHello.\r\n.\r\n");
+	assert_string_equal(buf_cstr(&f->io.data), "Subject: hi\r\n\r\nHello.\r\n.\r\n");
 	fake_end(f);
 	rcpts_free(r, 3);
 	smtpc_reply_free(&last);
@@ -577,11 +498,11 @@ static void test_send_pipelined_per_recipient(void **state)
 static void test_send_dot_stuffing_and_8bit(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"MAIL FROM:<me@client.test> SIZE=54 BODY=8BITMIME", NULL},
 		{"RCPT TO:<a@x.test>", NULL},
 		{"DATA", "250 ok\r\n250 ok\r\n354 go\r\n"},
-		{DATA_BODY, "250 ok\r\n"},
+		{SCRIPT_DATA, "250 ok\r\n"},
 		{NULL, NULL},
 	};
 	struct fake *f;
@@ -595,7 +516,7 @@ static void test_send_dot_stuffing_and_8bit(void **state)
 	assert_int_equal(smtpc_send(s, "me@client.test", r, 1, msg, strlen(msg),
 	                            &last, &err, &why), 1);
 	smtpc_quit(&s);
-	assert_string_equal(buf_cstr(&f->data),
+	assert_string_equal(buf_cstr(&f->io.data),
 	                    "Subject: x\r\n\r\n..hidden\r\nline2\r\n...two\r\n..\r\n"
 	                    "caf\xc3\xa9 no end\r\n.\r\n");
 	fake_end(f);
@@ -607,7 +528,7 @@ static void test_send_dot_stuffing_and_8bit(void **state)
 static void test_send_one_by_one_all_refused(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"MAIL FROM:<me@client.test>", "250 ok\r\n"},
 		{"RCPT TO:<a@x.test>", "550 5.1.1 unknown\r\n"},
 		{"RCPT TO:<b@x.test>", "554 5.7.1 relay denied\r\n"},
@@ -637,7 +558,7 @@ static void test_send_one_by_one_all_refused(void **state)
 static void test_send_pipelined_all_refused(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"MAIL FROM:<me@client.test> SIZE=3", NULL},
 		{"RCPT TO:<a@x.test>", NULL},
 		{"DATA", "250 ok\r\n550 5.1.1 unknown\r\n554 5.5.1 no valid recipients\r\n"},
@@ -666,7 +587,7 @@ static void test_send_pipelined_all_refused(void **state)
 static void test_send_mail_refused(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"MAIL FROM:<me@client.test>", "553 5.7.1 not your address\r\n"},
 		{"QUIT", "221 bye\r\n"},
 		{NULL, NULL},
@@ -688,7 +609,7 @@ static void test_send_mail_refused(void **state)
 	fake_end(f);
 
 	/* pipelined: MAIL's refusal is what *last says */
-	static const struct step piped[] = {
+	static const struct script_step piped[] = {
 		{"MAIL FROM:<me@client.test> SIZE=3", NULL},
 		{"RCPT TO:<a@x.test>", NULL},
 		{"DATA", "553 5.7.1 not yours\r\n503 5.5.1 MAIL first\r\n503 5.5.1 no\r\n"},
@@ -709,7 +630,7 @@ static void test_send_mail_refused(void **state)
 static void test_send_data_or_message_refused(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"MAIL FROM:<me@client.test>", "250 ok\r\n"},
 		{"RCPT TO:<a@x.test>", "250 ok\r\n"},
 		{"DATA", "451 4.3.0 try later\r\n"},
@@ -717,7 +638,7 @@ static void test_send_data_or_message_refused(void **state)
 		{"MAIL FROM:<me@client.test>", "250 ok\r\n"},
 		{"RCPT TO:<a@x.test>", "250 ok\r\n"},
 		{"DATA", "354 go\r\n"},
-		{DATA_BODY, "552 5.3.4 message too big\r\n"},
+		{SCRIPT_DATA, "552 5.3.4 message too big\r\n"},
 		{NULL, NULL},
 	};
 	struct fake *f;
@@ -815,11 +736,11 @@ static void test_send_bad_addresses(void **state)
 static void test_send_smtputf8(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"MAIL FROM:<me@client.test> SIZE=3 SMTPUTF8", NULL},
 		{"RCPT TO:<j\xc3\xb6rg@x.test>", NULL},
 		{"DATA", "250 ok\r\n250 ok\r\n354 go\r\n"},
-		{DATA_BODY, "250 ok\r\n"},
+		{SCRIPT_DATA, "250 ok\r\n"},
 		{NULL, NULL},
 	};
 	struct fake *f;
@@ -842,9 +763,9 @@ static void test_send_smtputf8(void **state)
 static void test_server_closes_mid_transaction(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {
+	static const struct script_step rest[] = {
 		{"MAIL FROM:<me@client.test>", "250 ok\r\n"},
-		{"RCPT TO:<a@x.test>", CLOSE},
+		{"RCPT TO:<a@x.test>", SCRIPT_CLOSE},
 		{NULL, NULL},
 	};
 	struct fake *f;
@@ -867,11 +788,11 @@ static void test_server_closes_mid_transaction(void **state)
 	fake_end(f);
 
 	/* closed while the data is on its way */
-	static const struct step rest2[] = {
+	static const struct script_step rest2[] = {
 		{"MAIL FROM:<me@client.test>", "250 ok\r\n"},
 		{"RCPT TO:<a@x.test>", "250 ok\r\n"},
 		{"DATA", "354 go\r\n"},
-		{DATA_BODY, CLOSE},
+		{SCRIPT_DATA, SCRIPT_CLOSE},
 		{NULL, NULL},
 	};
 	s = session(&f, "250 fake.test\r\n", rest2);
@@ -889,7 +810,7 @@ static void test_server_closes_mid_transaction(void **state)
 static void test_quit_silent_server(void **state)
 {
 	(void)state;
-	static const struct step rest[] = {{"QUIT", NULL}, {NULL, NULL}};
+	static const struct script_step rest[] = {{"QUIT", NULL}, {NULL, NULL}};
 	struct fake *f;
 	struct smtpc *s = session(&f, "250 fake.test\r\n", rest);
 	struct timeval t0, t1;

@@ -8,7 +8,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,34 +18,7 @@
 
 #include "../../src/lib/fs.h"
 #include "../../src/store/spool.h"
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static int setup_dir(void **state)
-{
-	const char *base = getenv("TMPDIR");
-	char *dir = malloc(4096);
-	snprintf(dir, 4096, "%s/test-spool.XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	char *dir = *state;
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
+#include "testlib.h"
 
 /* The whole file at path, NUL-terminated, in b (freed by the caller). */
 static void read_all(const char *path, struct buf *b)
@@ -297,7 +269,7 @@ static void test_link_falls_back_to_copy(void **state)
 	read_all(dst.data, &got);
 	assert_string_equal(got.data, "copied\r\n");
 	spool_discard(&sp);
-	nftw(shmdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testlib_rmtree(shmdir);
 	buf_free(&dst);
 	buf_free(&got);
 }
@@ -305,7 +277,8 @@ static void test_link_falls_back_to_copy(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+#define T(f) \
+	cmocka_unit_test_setup_teardown(f, testlib_dir_setup, testlib_dir_teardown)
 		T(test_write_finish_content_and_modes),
 		T(test_mixed_write_sizes),
 		T(test_unsafe_ids_refused),
