@@ -105,6 +105,13 @@ Or with posthorn, the mail client (account in $client_conf):
   $build/posthorn --config $client_conf list
   $build/posthorn --config $client_conf read 1
 
+Mail to other domains is queued and delivered through DNS MX (or a
+[transport] smarthost); watch and steer the queue with:
+  $ctl -c $conf queue list
+  $ctl -c $conf queue flush
+and inject mail like sendmail does (cron, scripts, mutt):
+  printf 'To: demo@example.test\\nSubject: from sendmail\\n\\nhi\\n' | $build/posthorn-sendmail -C $conf -t
+
 Or read what arrived straight from the Maildir:
   ls $data_dir/mail/demo/new/
   $build/posthorn show "\$(ls -t $data_dir/mail/demo/new/* | head -1)"
