@@ -88,7 +88,57 @@ static int send_read_file(const char *path, struct buf *b, const char *what)
 	return EXIT_INPUT;
 }
 
-int cmd_send(int argc, char **argv)
+/* What send does once the account is open: the text from --body-file,
+ * standard input or $EDITOR, then off it goes (or to Drafts). */
+static int send_body(const struct account *a, struct outgoing *o,
+                     const struct send_args *sa)
+{
+	int rc, have_text = 0;
+	if (sa->body_file) {
+		if ((rc = send_read_file(sa->body_file, &o->text, "text file")) != 0)
+			return rc;
+		have_text = 1;
+	} else if ((rc = outgoing_read_stdin(o, &have_text)) != 0) {
+		return rc;
+	}
+	if (sa->html_file &&
+	    (rc = send_read_file(sa->html_file, &o->html, "HTML file")) != 0)
+		return rc;
+	if (!have_text && !sa->html_file) {
+		int draft = 0;
+		if ((rc = outgoing_edit(a, o, &draft)) != 0)
+			return rc;
+		if (draft)
+			return outgoing_save_draft(a, o);
+	}
+	return outgoing_send(a, o, !sa->no_save);
+}
+
+/* What compose does once the account is open: the editor, then send or
+ * save to Drafts. */
+static int compose_body(const struct account *a, struct outgoing *o,
+                        const struct send_args *sa)
+{
+	int rc, draft = 0;
+	if ((rc = outgoing_edit(a, o, &draft)) != 0)
+		return rc;
+	if (draft || sa->draft)
+		return outgoing_save_draft(a, o);
+	if (!o->to.n && !o->cc.n && !o->bcc.n) {
+		fprintf(stderr, "posthorn: the message has no recipient; saving it "
+		        "to Drafts instead\n");
+		rc = outgoing_save_draft(a, o);
+		return rc ? rc : 1;
+	}
+	return outgoing_send(a, o, 1);
+}
+
+/* The frame send and compose share: parses the options (the usage on
+ * --help; a usage error, and for send no recipient, is EXIT_USAGE), opens
+ * the account, runs body, frees everything. Returns the exit status. */
+static int send_run(int argc, char **argv, int compose,
+                    int (*body)(const struct account *a, struct outgoing *o,
+                                const struct send_args *sa))
 {
 	struct outgoing o;
 	struct send_args sa;
@@ -96,83 +146,30 @@ int cmd_send(int argc, char **argv)
 	const struct account *a = NULL;
 	outgoing_init(&o);
 	memset(&cfg, 0, sizeof cfg);
-	int rc = send_parse(argc, argv, &o, &sa, 0);
+	int rc = send_parse(argc, argv, &o, &sa, compose);
 	if (rc == 1) {
-		fputs(send_usage, stdout);
+		fputs(compose ? compose_usage : send_usage, stdout);
 		rc = EXIT_OK;
-		goto out;
-	}
-	if (rc < 0 || (!o.to.n && !o.cc.n && !o.bcc.n)) {
+	} else if (rc < 0 || (!compose && !o.to.n && !o.cc.n && !o.bcc.n)) {
 		if (rc == 0)
 			fprintf(stderr, "posthorn send: no recipient: give --to ADDR\n");
-		fputs("try 'posthorn send --help'\n", stderr);
+		fprintf(stderr, "try 'posthorn %s --help'\n",
+		        compose ? "compose" : "send");
 		rc = EXIT_USAGE;
-		goto out;
+	} else if ((rc = client_account(&cfg, NULL, &a)) == 0) {
+		rc = body(a, &o, &sa);
 	}
-	if ((rc = client_account(&cfg, NULL, &a)) != 0)
-		goto out;
-	int have_text = 0;
-	if (sa.body_file) {
-		if ((rc = send_read_file(sa.body_file, &o.text, "text file")) != 0)
-			goto out;
-		have_text = 1;
-	} else if ((rc = outgoing_read_stdin(&o, &have_text)) != 0) {
-		goto out;
-	}
-	if (sa.html_file &&
-	    (rc = send_read_file(sa.html_file, &o.html, "HTML file")) != 0)
-		goto out;
-	if (!have_text && !sa.html_file) {
-		int draft = 0;
-		if ((rc = outgoing_edit(a, &o, &draft)) != 0)
-			goto out;
-		if (draft) {
-			rc = outgoing_save_draft(a, &o);
-			goto out;
-		}
-	}
-	rc = outgoing_send(a, &o, !sa.no_save);
-out:
 	outgoing_free(&o);
 	account_config_free(&cfg);
 	return rc;
 }
 
+int cmd_send(int argc, char **argv)
+{
+	return send_run(argc, argv, 0, send_body);
+}
+
 int cmd_compose(int argc, char **argv)
 {
-	struct outgoing o;
-	struct send_args sa;
-	struct account_config cfg;
-	const struct account *a = NULL;
-	outgoing_init(&o);
-	memset(&cfg, 0, sizeof cfg);
-	int rc = send_parse(argc, argv, &o, &sa, 1), draft = 0;
-	if (rc == 1) {
-		fputs(compose_usage, stdout);
-		rc = EXIT_OK;
-		goto out;
-	}
-	if (rc < 0) {
-		fputs("try 'posthorn compose --help'\n", stderr);
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	if ((rc = client_account(&cfg, NULL, &a)) != 0)
-		goto out;
-	if ((rc = outgoing_edit(a, &o, &draft)) != 0)
-		goto out;
-	if (draft || sa.draft)
-		rc = outgoing_save_draft(a, &o);
-	else if (!o.to.n && !o.cc.n && !o.bcc.n) {
-		fprintf(stderr, "posthorn: the message has no recipient; saving it "
-		        "to Drafts instead\n");
-		rc = outgoing_save_draft(a, &o);
-		if (!rc)
-			rc = 1;
-	} else
-		rc = outgoing_send(a, &o, 1);
-out:
-	outgoing_free(&o);
-	account_config_free(&cfg);
-	return rc;
+	return send_run(argc, argv, 1, compose_body);
 }

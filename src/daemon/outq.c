@@ -913,6 +913,19 @@ static void outq_job_ended(struct outq *q)
 		event_base_loopbreak(q->base);
 }
 
+/* The end of a job's done callback: frees the job, forgets its item when
+ * that left the queue meanwhile, and starts whatever may run now. */
+static void outq_job_close(struct outq *q, struct outq_job *j)
+{
+	struct outq_item *it = j->item;
+	world_unref(&j->world);
+	outq_job_free(j);
+	if (it->gone)
+		outq_forget(q, it);
+	outq_job_ended(q);
+	outq_dispatch(q);
+}
+
 static void outq_log_result(const struct outq_job *j,
                             const struct outbound_rcpt *r)
 {
@@ -946,12 +959,7 @@ static void outq_deliver_done(void *arg)
 		log_info(NULL, "outq: %s: removed from the queue meanwhile", it->id);
 		it->gone = 1;
 	}
-	world_unref(&j->world);
-	outq_job_free(j);
-	if (it->gone)
-		outq_forget(q, it);
-	outq_job_ended(q);
-	outq_dispatch(q);
+	outq_job_close(q, j);
 }
 
 static void outq_finish_done(void *arg)
@@ -980,12 +988,7 @@ static void outq_finish_done(void *arg)
 	else
 		it->next = (int64_t)time(NULL) + outq_retry_delay(
 			&q->world->cfg.queue, it->attempts + 1); /* could not read it */
-	world_unref(&j->world);
-	outq_job_free(j);
-	if (it->gone)
-		outq_forget(q, it);
-	outq_job_ended(q);
-	outq_dispatch(q);
+	outq_job_close(q, j);
 }
 
 static int outq_submit(struct outq *q, struct outq_job *j,

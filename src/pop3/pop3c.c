@@ -556,20 +556,37 @@ static int listing_bad(struct pop3c *p, const char *cmd, const char *s,
 	return -1;
 }
 
+/* One line of a LIST or UIDL listing: the whole line (for listing_bad)
+ * and, when listing_line could split it, the number and the rest. */
+struct listing {
+	const char *s, *rest;
+	size_t len, rn;
+	unsigned long num;
+	int split;               /* 0: malformed; num and rest unset */
+};
+
+/* Reads the next listing line into l. Returns multi_line's 1 (a line),
+ * 0 (the end) or -1. */
+static int listing_next(struct pop3c *p, struct listing *l,
+                        enum net_err *err, struct buf *why)
+{
+	int r = multi_line(p, POP3C_STATUS_MAX, 0, &l->s, &l->len, err, why);
+	if (r > 0)
+		l->split = listing_line(l->s, l->len, &l->num, &l->rest,
+		                        &l->rn) == 0;
+	return r;
+}
+
 static int list_scan(struct pop3c *p, struct pop3c_msg **msgs, size_t *n,
                      enum net_err *err, struct buf *why)
 {
 	size_t cap = 0;
-	const char *s, *rest;
-	size_t len, rn;
+	struct listing l;
 	int more;
-	while ((more = multi_line(p, POP3C_STATUS_MAX, 0, &s, &len, err,
-	                          why)) > 0) {
-		unsigned long num;
+	while ((more = listing_next(p, &l, err, why)) > 0) {
 		unsigned long long size;
-		if (listing_line(s, len, &num, &rest, &rn) < 0 ||
-		    parse_number(rest, rn, &size) < 0)
-			return listing_bad(p, "LIST", s, len, err, why);
+		if (!l.split || parse_number(l.rest, l.rn, &size) < 0)
+			return listing_bad(p, "LIST", l.s, l.len, err, why);
 		if (*n == POP3C_LIST_MAX)
 			return listing_bad(p, "LIST", NULL, 0, err, why);
 		if (*n == cap) {
@@ -583,7 +600,7 @@ static int list_scan(struct pop3c *p, struct pop3c_msg **msgs, size_t *n,
 			*msgs = m;
 			cap = ncap;
 		}
-		(*msgs)[*n] = (struct pop3c_msg){.num = num, .size = size};
+		(*msgs)[*n] = (struct pop3c_msg){.num = l.num, .size = size};
 		(*n)++;
 	}
 	return more;
@@ -617,27 +634,23 @@ static int list_uidl(struct pop3c *p, struct pop3c_msg *msgs, size_t n,
 		}
 		goto out;
 	}
-	const char *s, *rest;
-	size_t len, rn;
+	struct listing l;
 	int more;
-	while ((more = multi_line(p, POP3C_STATUS_MAX, 0, &s, &len, err,
-	                          why)) > 0) {
-		unsigned long num;
-		struct pop3c_msg key = {.num = 0}, *m;
-		if (listing_line(s, len, &num, &rest, &rn) < 0 ||
-		    !uidl_valid(rest, rn))
+	while ((more = listing_next(p, &l, err, why)) > 0) {
+		if (!l.split || !uidl_valid(l.rest, l.rn))
 			goto bad;
-		key.num = num;
-		m = bsearch(&key, msgs, n, sizeof *msgs, msg_cmp);
+		struct pop3c_msg key = {.num = l.num};
+		struct pop3c_msg *m = bsearch(&key, msgs, n, sizeof *msgs,
+		                              msg_cmp);
 		if (!m || m->uidl[0])
 			goto bad; /* not listed, or listed twice */
-		memcpy(m->uidl, rest, rn);
-		m->uidl[rn] = '\0';
+		memcpy(m->uidl, l.rest, l.rn);
+		m->uidl[l.rn] = '\0';
 	}
 	r = more;
 	goto out;
 bad:
-	r = listing_bad(p, "UIDL", s, len, err, why);
+	r = listing_bad(p, "UIDL", l.s, l.len, err, why);
 out:
 	pop3c_error_free(&ignored);
 	return r;

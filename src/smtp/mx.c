@@ -561,7 +561,8 @@ static enum mx_status route_implicit(struct resolver *res, const char *domain,
 	if (h->naddrs > 0)
 		return MX_OK;
 	if (h->temp) {
-		buf_printf(why, "%s: %s", domain, res->temp_why);
+		buf_printf(why, "%s: %s", domain,
+		           res->temp_why ? res->temp_why : "temporary DNS failure");
 		return MX_TEMP;
 	}
 	buf_printf(why, "%s: no MX and no address records", domain);
@@ -578,7 +579,8 @@ static enum mx_status mx_resolve_dns(struct resolver *res, const char *domain,
 		buf_printf(why, "%s: no such domain (NXDOMAIN)", domain);
 		return MX_NXDOMAIN;
 	case Q_TEMP:
-		buf_printf(why, "%s: %s", domain, res->temp_why);
+		buf_printf(why, "%s: %s", domain,
+		           res->temp_why ? res->temp_why : "temporary DNS failure");
 		return MX_TEMP;
 	case Q_NODATA:
 		return route_implicit(res, domain, r, why);
@@ -604,6 +606,61 @@ static enum mx_status mx_resolve_dns(struct resolver *res, const char *domain,
 	return s;
 }
 
+/* One host name (a smarthost, an MX given by hand): its addresses into
+ * r as one implicit host. */
+static enum mx_status host_resolve_dns(struct resolver *res, const char *name,
+                                       struct mx_route *r, struct buf *why)
+{
+	struct mx_host *h = route_add(r, name, 0);
+	int rc = h ? host_resolve(res, h) : -1;
+	r->implicit = 1;
+	if (rc < 0) {
+		buf_printf(why, "%s: out of memory", name);
+		return MX_TEMP;
+	}
+	if (h->naddrs > 0)
+		return MX_OK;
+	if (h->temp) {
+		buf_printf(why, "%s: %s", name,
+		           res->temp_why ? res->temp_why : "temporary DNS failure");
+		return MX_TEMP;
+	}
+	if (rc == 1) {
+		buf_printf(why, "%s: no such host (NXDOMAIN)", name);
+		return MX_NXDOMAIN;
+	}
+	buf_printf(why, "%s: no address records", name);
+	return MX_NOHOST;
+}
+
+/* A lookup of a normalised name through an open resolver, into r. */
+typedef enum mx_status (*name_lookup_fn)(struct resolver *res,
+                                         const char *name, struct mx_route *r,
+                                         struct buf *why);
+
+/* What mx_resolve and mx_resolve_host share for a name: normalises it
+ * (what: "domain" or "host", for the complaint), opens the resolver, runs
+ * lookup and frees r when that fails. */
+static enum mx_status resolve_name(const char *given, const char *what,
+                                   const char *resolver, int timeout,
+                                   name_lookup_fn lookup, struct mx_route *r,
+                                   struct buf *why)
+{
+	char name[MX_NAME_MAX + 1];
+	if (name_normalize(given, name) < 0) {
+		buf_printf(why, "%.300s: not a valid %s name", given, what);
+		return MX_NXDOMAIN;
+	}
+	struct resolver res;
+	if (resolver_open(&res, resolver, timeout, why) < 0)
+		return MX_TEMP;
+	enum mx_status s = lookup(&res, name, r, why);
+	resolver_close(&res);
+	if (s != MX_OK)
+		mx_route_free(r);
+	return s;
+}
+
 enum mx_status mx_resolve(const char *domain, const char *resolver,
                           int timeout, struct mx_route *r, struct buf *why)
 {
@@ -616,19 +673,8 @@ enum mx_status mx_resolve(const char *domain, const char *resolver,
 		}
 		return route_literal(addr, r, why);
 	}
-	char name[MX_NAME_MAX + 1];
-	if (name_normalize(domain, name) < 0) {
-		buf_printf(why, "%.300s: not a valid domain name", domain);
-		return MX_NXDOMAIN;
-	}
-	struct resolver res;
-	if (resolver_open(&res, resolver, timeout, why) < 0)
-		return MX_TEMP;
-	enum mx_status s = mx_resolve_dns(&res, name, r, why);
-	resolver_close(&res);
-	if (s != MX_OK)
-		mx_route_free(r);
-	return s;
+	return resolve_name(domain, "domain", resolver, timeout, mx_resolve_dns,
+	                    r, why);
 }
 
 enum mx_status mx_resolve_host(const char *host, const char *resolver,
@@ -639,35 +685,6 @@ enum mx_status mx_resolve_host(const char *host, const char *resolver,
 	char addr[INET6_ADDRSTRLEN];
 	if (address_literal(host, addr) == 0 || address_numeric(host, addr) == 0)
 		return route_literal(addr, r, why);
-	char name[MX_NAME_MAX + 1];
-	if (name_normalize(host, name) < 0) {
-		buf_printf(why, "%.300s: not a valid host name", host);
-		return MX_NXDOMAIN;
-	}
-	struct resolver res;
-	if (resolver_open(&res, resolver, timeout, why) < 0)
-		return MX_TEMP;
-	enum mx_status s = MX_OK;
-	struct mx_host *h = route_add(r, name, 0);
-	int rc = h ? host_resolve(&res, h) : -1;
-	r->implicit = 1;
-	if (rc < 0) {
-		buf_printf(why, "%s: out of memory", name);
-		s = MX_TEMP;
-	} else if (h->naddrs > 0) {
-		s = MX_OK;
-	} else if (h->temp) {
-		buf_printf(why, "%s: %s", name, res.temp_why);
-		s = MX_TEMP;
-	} else if (rc == 1) {
-		buf_printf(why, "%s: no such host (NXDOMAIN)", name);
-		s = MX_NXDOMAIN;
-	} else {
-		buf_printf(why, "%s: no address records", name);
-		s = MX_NOHOST;
-	}
-	resolver_close(&res);
-	if (s != MX_OK)
-		mx_route_free(r);
-	return s;
+	return resolve_name(host, "host", resolver, timeout, host_resolve_dns, r,
+	                    why);
 }
