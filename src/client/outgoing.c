@@ -446,6 +446,11 @@ static int outgoing_report(struct smtpc_rcpt *r, size_t n)
 {
 	int status = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (!r[i].reply.code) {
+			/* never asked: the transaction failed before its RCPT */
+			printf("not sent %s\n", r[i].address);
+			continue;
+		}
 		struct buf t = BUF_INIT;
 		util_term_safe(r[i].reply.text.data ? r[i].reply.text.data : "",
 		               r[i].reply.text.len, 1, &t);
