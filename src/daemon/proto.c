@@ -21,6 +21,7 @@ static void *proto_smtp_create(const struct proto_start *p,
 		.tls_active = p->tls_info != NULL,
 		.tls_info = p->tls_info,
 		.session_id = p->session_id,
+		.throttle = p->throttle,
 	};
 	return smtpd_new(&sp, io);
 }

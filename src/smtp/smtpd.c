@@ -435,6 +435,7 @@ struct smtpd_session *smtpd_new(const struct smtpd_params *params,
 	s->users = params->users;
 	s->aliases = params->aliases;
 	s->peer = params->peer;
+	s->throttle = params->throttle;
 	s->io = *io;
 	s->tls_active = params->tls_active;
 	s->id = strdup(params->session_id ? params->session_id : "-");

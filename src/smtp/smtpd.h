@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "../auth/aliases.h"
+#include "../auth/throttle.h"
 #include "../auth/users.h"
 #include "../lib/config.h"
 #include "../lib/session.h"
@@ -27,6 +28,9 @@ struct smtpd_params {
 	const char *tls_info;                /* "TLSv1.3 TLS_AES_..." or NULL */
 	const char *session_id;              /* for logs and the Received id;
 	                                      * copied */
+	struct throttle *throttle;           /* failed AUTHs per address,
+	                                      * shared with POP3 logins; NULL:
+	                                      * only the fixed auth_delay_ms */
 };
 
 /* A new session, or NULL when out of memory. Nothing is written yet. */

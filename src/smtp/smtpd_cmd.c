@@ -575,11 +575,19 @@ static void cmd_auth_done(void *arg)
 	struct cmd_auth_job *j = arg;
 	struct smtpd_session *s = j->s;
 	if (!s->eof && j->ok && (s->auth_user = strdup(buf_cstr(&j->user)))) {
+		if (s->throttle)
+			throttle_succeeded(s->throttle, s->peer.ip);
 		log_info(s->id, "AUTH user=%s ok", s->auth_user);
 		smtpd_reply(s, 235, "2.7.0", "Authentication successful");
 	} else if (!s->eof) {
 		s->auth_failures++;
-		log_info(s->id, "AUTH user=%s failed", buf_cstr(&j->user));
+		/* Counted per address across sessions (and with POP3), so a
+		 * guesser gains nothing by reconnecting. */
+		unsigned recent = s->throttle ? throttle_failed(s->throttle,
+		                                                s->peer.ip, time(NULL))
+		                              : 0;
+		log_info(s->id, "AUTH user=%s failed (%u recent from [%s])",
+		         buf_cstr(&j->user), recent, s->peer.ip);
 		smtpd_reply(s, 535, "5.7.8", "Error: authentication failed");
 		if (s->auth_failures >= s->cfg->limits.auth_failures)
 			smtpd_close_421(s, "4.7.0",
@@ -604,7 +612,10 @@ static void cmd_auth_verify(struct smtpd_session *s, struct buf *user,
 	j->password = *password;
 	*user = (struct buf)BUF_INIT;
 	*password = (struct buf)BUF_INIT;
-	j->delay_ms = s->cfg->limits.auth_delay_ms;
+	j->delay_ms = s->throttle
+	        ? throttle_delay_ms(s->throttle, s->peer.ip,
+	                            s->cfg->limits.auth_delay_ms, time(NULL))
+	        : s->cfg->limits.auth_delay_ms;
 	s->resume = SMTPD_READY;
 	smtpd_job_start(s, cmd_auth_run, cmd_auth_done, j);
 }

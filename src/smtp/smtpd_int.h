@@ -104,6 +104,7 @@ struct smtpd_session {
 	char *tls_info;          /* owned or NULL */
 	char *auth_user;         /* owned, NULL until AUTH succeeded */
 	int auth_failures;
+	struct throttle *throttle;          /* see smtpd_params; may be NULL */
 	int auth_mech;           /* during SMTPD_AUTH: which and which step */
 	int auth_step;
 	struct buf auth_name;    /* LOGIN: the user name between steps */

@@ -523,6 +523,47 @@ def test_auth_failures_delay_then_421(strict_auth_server):
     c.cmd("QUIT")
 
 
+def _failed_auth_seconds(srv):
+    """One connection, one wrong AUTH PLAIN: how long the 535 took."""
+    c = SmtpClient(HOST, srv.port("smtp"))
+    c.greeting()
+    c.cmd("EHLO client.example")
+    t0 = time.monotonic()
+    r = c.cmd("AUTH PLAIN " + auth_plain("alice", "wrong-password"))
+    took = time.monotonic() - t0
+    assert r.code == 535, r
+    c.cmd("QUIT")
+    c.close()
+    return took
+
+
+def test_auth_failures_counted_per_address_across_sessions(make_mailserver):
+    """A guesser that reconnects for every try is slowed down as much as
+    one that stays: failed AUTHs from one address double the delay across
+    sessions, and POP3 logins count in the same tally (auth/throttle)."""
+    import poplib
+    srv = make_mailserver(limits={"auth_delay_ms": 100, "auth_failures": 1000})
+    times = [_failed_auth_seconds(srv) for _ in range(3)]
+    assert times[0] >= 0.09, times
+    assert times[1] >= 0.19 and times[2] >= 0.39, \
+        f"delay did not grow across new connections: {times}"
+    p = poplib.POP3(HOST, srv.port("pop3"), timeout=10)
+    p.user("alice")
+    t0 = time.monotonic()
+    with pytest.raises(poplib.error_proto):
+        p.pass_("wrong-password")
+    assert time.monotonic() - t0 >= 0.79, "POP3 did not share the SMTP tally"
+    p.quit()
+    # a good login clears the address's count
+    c = SmtpClient(HOST, srv.port("smtp"))
+    c.greeting()
+    c.cmd("EHLO client.example")
+    assert c.cmd("AUTH PLAIN " + auth_plain("alice", USERS["alice"])).code == 235
+    c.cmd("QUIT")
+    c.close()
+    assert _failed_auth_seconds(srv) < 0.3
+
+
 # ---------------------------------------------------------------- config errors
 
 def test_config_error_names_file_and_line(make_mailserver):
