@@ -210,8 +210,12 @@ static int fetch_fail(const struct fetch_run *r, const char *doing,
 		fputc('\n', stderr);
 	if (err != NET_OK && err != NET_ERR_PROTOCOL)
 		return client_net_fail(err, what, buf_cstr(why));
-	fprintf(stderr, "posthorn: %s refused %s: %s\n", what, doing,
-	        e->text.len ? buf_cstr((struct buf *)&e->text) : buf_cstr(why));
+	if (e->text.len)
+		fprintf(stderr, "posthorn: %s refused %s: %s\n", what, doing,
+		        buf_cstr((struct buf *)&e->text));
+	else  /* we stopped it: a reply that breaks the protocol or a limit */
+		fprintf(stderr, "posthorn: %s: %s failed: %s\n", what, doing,
+		        buf_cstr(why));
 	return !strcmp(e->code, "SYS/TEMP") ? EXIT_TEMP : EXIT_SERVER;
 }
 
@@ -233,6 +237,11 @@ static int fetch_one(struct fetch_run *r, size_t i, struct buf *data)
 		r->already++;
 	} else {
 		buf_reset(data);
+		/* The server said how big it is (LIST); a server that then sends
+		 * far more is not trusted with our memory. */
+		data->max = m->size < (FETCH_MESSAGE_MAX - ((size_t)1 << 20)) / 2
+		            ? (size_t)m->size * 2 + ((size_t)1 << 20)
+		            : FETCH_MESSAGE_MAX;
 		if (pop3c_retr(r->p, m->num, data, &e, &err, &why) < 0) {
 			rc = fetch_fail(r, "RETR", &e, err, &why);
 			goto out;

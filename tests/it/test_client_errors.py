@@ -253,6 +253,35 @@ def test_stls_not_offered_sends_no_password(client):
     no_partial_fetch(client)
 
 
+def pop3_oversized_message(line):
+    """LIST says 100 bytes, RETR then sends 3 MB: a server we must not
+    trust with our memory."""
+    verb = line.split(b" ", 1)[0].upper()
+    if verb == b"CAPA":
+        return b"+OK\r\nUSER\r\nUIDL\r\n.\r\n"
+    if verb in (b"USER", b"PASS"):
+        return b"+OK\r\n"
+    if verb == b"LIST":
+        return b"+OK 1 message\r\n1 100\r\n.\r\n"
+    if verb == b"UIDL":
+        return b"+OK\r\n1 big-one\r\n.\r\n"
+    if verb == b"RETR":
+        return b"+OK\r\nSubject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 3000 + b".\r\n"
+    if verb == b"QUIT":
+        return None
+    return b"-ERR not here\r\n"
+
+
+def test_message_far_larger_than_listed_is_refused(client):
+    with FakeServer(b"+OK fake POP3\r\n", pop3_oversized_message) as fake:
+        client.write(pop3_port=fake.port, pop3_tls="none")
+        r = client.fetch()
+        assert r.rc == EXIT["SERVER"], r
+        check_message(r, "larger than")
+        assert not [l for l in fake.lines if l.upper().startswith(b"DELE")], fake.lines
+    no_partial_fetch(client)
+
+
 def test_implicit_tls_against_plain_server(client):
     """smtp_tls = tls on a port that speaks SMTP in the clear: a TLS
     failure (10), not a hang."""
