@@ -1,7 +1,8 @@
 /* line: the bounded line reader every protocol session uses for commands
  * (STYLE.md 6): the limit is checked before scanning, and an overlong line
  * is skipped to its end across as many inputs as it takes, then reported
- * once. No I/O, no allocation. */
+ * once. No I/O; line_next allocates nothing, line_step only the private
+ * copy of one line for as long as its handler runs. */
 #ifndef POSTHORN_LINE_H
 #define POSTHORN_LINE_H
 
@@ -23,5 +24,24 @@ struct line_reader {
  * *res; *len only for LINE_OK. A CR before the LF is dropped from *len. */
 size_t line_next(struct line_reader *r, const char *p, size_t n, size_t limit,
                  enum line_result *res, size_t *len);
+
+/* What a session does with its command lines (see line_step). */
+struct line_handler {
+	/* A complete line: a private NUL-terminated copy of its len bytes
+	 * without CR LF (it may itself hold NUL bytes), the handler's to
+	 * change until it returns. Afterwards it is wiped, since it may hold a
+	 * password, and freed: nothing may point into it any more. */
+	void (*line)(void *ctx, char *line, size_t len);
+	/* An overlong line has ended: reply to it now. */
+	void (*too_long)(void *ctx);
+};
+
+/* One step of a session's command reader over p[0..n) (n > 0): line_next
+ * with limit, then h->too_long(ctx) for LINE_TOO_LONG or h->line(ctx, ...)
+ * for a complete line; p itself is never changed. Sets *used to the bytes
+ * used (0: no complete line yet, wait for input). Returns 0, or -1 when
+ * out of memory for the copy (the line is used, h->line was not called). */
+int line_step(struct line_reader *r, const char *p, size_t n, size_t limit,
+              const struct line_handler *h, void *ctx, size_t *used);
 
 #endif

@@ -248,8 +248,9 @@ static size_t pop3d_line_limit(const struct pop3d_session *s)
 	return s->state == POP3D_SASL ? POP3D_SASL_LINE_MAX : POP3D_LINE_MAX;
 }
 
-static void pop3d_line_too_long(struct pop3d_session *s)
+static void pop3d_line_too_long(void *ctx)
 {
+	struct pop3d_session *s = ctx;
 	s->cmd = NULL;
 	if (s->state == POP3D_SASL) {
 		s->state = POP3D_AUTHORIZATION;
@@ -258,31 +259,28 @@ static void pop3d_line_too_long(struct pop3d_session *s)
 	pop3d_reply(s, 0, NULL, "Line too long");
 }
 
-/* One command or SASL line from p[0..n): returns the bytes used, 0 when
- * the line is not complete yet. The limit is applied before scanning. */
-static size_t pop3d_line_step(struct pop3d_session *s, const char *p, size_t n)
+static void pop3d_line_run(void *ctx, char *line, size_t len)
 {
-	enum line_result res;
-	size_t len = 0;
-	size_t used = line_next(&s->lines, p, n, pop3d_line_limit(s), &res, &len);
-	if (res == LINE_TOO_LONG)
-		pop3d_line_too_long(s);
-	if (res != LINE_OK)
-		return used;
-	char *line = malloc(len + 1);
-	if (!line) {
-		pop3d_close_err(s, "SYS/TEMP", "Out of memory");
-		return n;
-	}
-	memcpy(line, p, len);
-	line[len] = '\0';
+	struct pop3d_session *s = ctx;
 	if (s->state == POP3D_SASL)
 		pop3d_sasl_continue(s, line, len);
 	else
 		pop3d_dispatch(s, line, len);
-	s->cmd = NULL;
-	explicit_bzero(line, len);
-	free(line);
+	s->cmd = NULL; /* it pointed into line, which is freed now */
+}
+
+/* One command or SASL line from p[0..n): returns the bytes used, 0 when
+ * the line is not complete yet. The limit is applied before scanning. */
+static size_t pop3d_line_step(struct pop3d_session *s, const char *p, size_t n)
+{
+	static const struct line_handler handler = {pop3d_line_run,
+	                                            pop3d_line_too_long};
+	size_t used;
+	if (line_step(&s->lines, p, n, pop3d_line_limit(s), &handler, s,
+	              &used) < 0) {
+		pop3d_close_err(s, "SYS/TEMP", "Out of memory");
+		return n;
+	}
 	return used;
 }
 

@@ -329,8 +329,9 @@ static size_t smtpd_line_limit(const struct smtpd_session *s)
 	return limit;
 }
 
-static void smtpd_line_too_long(struct smtpd_session *s)
+static void smtpd_line_too_long(void *ctx)
 {
+	struct smtpd_session *s = ctx;
 	s->cmd = NULL;
 	if (s->state == SMTPD_AUTH) {
 		s->state = SMTPD_READY;
@@ -339,33 +340,28 @@ static void smtpd_line_too_long(struct smtpd_session *s)
 	smtpd_reply(s, 500, "5.5.6", "Error: line too long");
 }
 
-/* One command or AUTH line from p[0..n): returns the bytes used, 0 when
- * the line is not complete yet. */
-static size_t smtpd_line_step(struct smtpd_session *s, const char *p, size_t n)
+static void smtpd_line_run(void *ctx, char *line, size_t len)
 {
-	enum line_result res;
-	size_t len = 0;
-	size_t used = line_next(&s->lines, p, n, smtpd_line_limit(s), &res, &len);
-	if (res == LINE_TOO_LONG)
-		smtpd_line_too_long(s);
-	if (res != LINE_OK)
-		return used;
-	/* A private NUL-terminated copy: handlers get a C string and the
-	 * input buffer stays untouched. */
-	char *line = malloc(len + 1);
-	if (!line) {
-		smtpd_close_421(s, "4.3.0", "Error: out of memory");
-		return n;
-	}
-	memcpy(line, p, len);
-	line[len] = '\0';
+	struct smtpd_session *s = ctx;
 	if (s->state == SMTPD_AUTH)
 		smtpd_auth_continue(s, line, len);
 	else
 		smtpd_dispatch(s, line, len);
-	s->cmd = NULL;
-	explicit_bzero(line, len);
-	free(line);
+	s->cmd = NULL; /* it pointed into line, which is freed now */
+}
+
+/* One command or AUTH line from p[0..n): returns the bytes used, 0 when
+ * the line is not complete yet. */
+static size_t smtpd_line_step(struct smtpd_session *s, const char *p, size_t n)
+{
+	static const struct line_handler handler = {smtpd_line_run,
+	                                            smtpd_line_too_long};
+	size_t used;
+	if (line_step(&s->lines, p, n, smtpd_line_limit(s), &handler, s,
+	              &used) < 0) {
+		smtpd_close_421(s, "4.3.0", "Error: out of memory");
+		return n;
+	}
 	return used;
 }
 

@@ -27,6 +27,8 @@
 #include "../../src/lib/fs.h"
 #include "../../src/lib/log.h"
 #include "../../src/pop3/pop3d.h"
+#define TESTLIB_SESSION
+#include "testlib.h"
 
 /* ---- the fixture: one data directory for the whole run ---- */
 
@@ -34,88 +36,14 @@ static char data_dir[PATH_MAX];
 static char *domains[] = {"example.org"};
 static struct users users_db;
 
-struct job {
-	void (*job)(void *);
-	void (*done)(void *);
-	void *arg;
-};
-
-struct fake {
-	struct buf out;        /* everything written */
-	size_t seen;           /* how much of out the test has looked at */
-	int writes;            /* write calls */
-	int late_writes;       /* write calls after close */
-	int closed;            /* close calls */
-	int tls_started;
-	int timeout;
-	int defer_jobs;        /* keep jobs until run_deferred() */
-	struct job pending_job;
-	int npending;
-	size_t backlog;        /* bytes "not yet sent", for io.pending */
-	size_t max_backlog;
-};
-
 struct env {
 	struct posthorn_config cfg;
 	struct cfg_listener listener;
 	struct throttle *throttle;
 	struct pop3d_session *s;
-	struct fake fake;
+	struct testlib_owner fake;
 	struct session_io io;
 };
-
-static void fake_write(void *ctx, const void *data, size_t len)
-{
-	struct fake *f = ctx;
-	f->writes++;
-	if (f->closed)
-		f->late_writes++;
-	f->backlog += len;
-	if (f->backlog > f->max_backlog)
-		f->max_backlog = f->backlog;
-	assert_int_equal(buf_append(&f->out, data, len), 0);
-}
-
-static void fake_start_tls(void *ctx)
-{
-	((struct fake *)ctx)->tls_started++;
-}
-
-static void fake_close(void *ctx)
-{
-	((struct fake *)ctx)->closed++;
-}
-
-static void fake_run_job(void *ctx, void (*job)(void *), void (*done)(void *),
-                         void *arg)
-{
-	struct fake *f = ctx;
-	if (!f->defer_jobs) {
-		job(arg);
-		done(arg);
-		return;
-	}
-	assert_int_equal(f->npending, 0);
-	f->pending_job = (struct job){job, done, arg};
-	f->npending = 1;
-}
-
-static void fake_set_timeout(void *ctx, int seconds)
-{
-	((struct fake *)ctx)->timeout = seconds;
-}
-
-static size_t fake_pending(void *ctx)
-{
-	return ((struct fake *)ctx)->backlog;
-}
-
-static void run_cmd(const char *fmt, const char *arg)
-{
-	char cmd[2 * PATH_MAX];
-	snprintf(cmd, sizeof cmd, fmt, arg);
-	assert_int_equal(system(cmd), 0);
-}
 
 static void config_defaults(struct posthorn_config *cfg)
 {
@@ -125,13 +53,7 @@ static void config_defaults(struct posthorn_config *cfg)
 	cfg->ndomains = 1;
 	cfg->data_dir = data_dir;
 	cfg->plaintext_auth_loopback = 1;
-	cfg->limits = (struct cfg_limits){
-		.message_size = 10000, .recipients = 5, .line_length = 1000,
-		.header_size = 4096, .commands_before_mail = 50, .errors = 10,
-		.connections = 10, .connections_per_ip = 10, .command_timeout = 300,
-		.data_timeout = 180, .auth_failures = 3, .auth_delay_ms = 0,
-		.shutdown_timeout = 30, .pop3_timeout = 600,
-	};
+	cfg->limits = testlib_session_limits();
 }
 
 static int group_setup(void **state)
@@ -161,7 +83,7 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	users_free(&users_db);
-	run_cmd("rm -rf '%s'", data_dir);
+	testlib_run_cmd("rm -rf '%s'", data_dir);
 	return 0;
 }
 
@@ -183,13 +105,11 @@ static struct env *env_new_with(const char *peer, enum cfg_tls tls,
 	};
 	e->throttle = calloc(1, sizeof *e->throttle);
 	assert_non_null(e->throttle);
-	e->io = (struct session_io){
-		.ctx = &e->fake, .write = fake_write,
-		.start_tls = with_start_tls ? fake_start_tls : NULL,
-		.close = fake_close, .run_job = fake_run_job,
-		.set_timeout = fake_set_timeout,
-		.pending = next_with_pending ? fake_pending : NULL,
-	};
+	e->io = testlib_owner_io(&e->fake);
+	if (!with_start_tls)
+		e->io.start_tls = NULL;
+	if (!next_with_pending)
+		e->io.pending = NULL;
 	next_with_pending = 0;
 	struct pop3d_params p = {
 		.cfg = &e->cfg, .listener = &e->listener, .users = &users_db,
@@ -233,9 +153,7 @@ static void env_free(struct env *e)
 		pop3d_free(&e->s);
 		assert_null(e->s);
 	}
-	assert_int_equal(e->fake.late_writes, 0);
-	assert_true(e->fake.closed <= 1);
-	buf_free(&e->fake.out);
+	testlib_owner_free(&e->fake);
 	free(e->throttle);
 	free(e);
 }
@@ -244,10 +162,7 @@ static void env_free(struct env *e)
  * next change to the fake's buffer). */
 static const char *fresh(struct env *e)
 {
-	const char *all = buf_cstr(&e->fake.out);
-	const char *r = all + e->fake.seen;
-	e->fake.seen = e->fake.out.len;
-	return r;
+	return testlib_owner_fresh(&e->fake);
 }
 
 /* Feeds input (any bytes); returns the output it produced. */
@@ -271,30 +186,8 @@ static const char *start(struct env *e)
 /* Runs the job the fake kept back. */
 static void run_deferred(struct env *e)
 {
-	assert_int_equal(e->fake.npending, 1);
-	e->fake.npending = 0;
-	e->fake.pending_job.job(e->fake.pending_job.arg);
-	e->fake.pending_job.done(e->fake.pending_job.arg);
+	testlib_owner_run_deferred(&e->fake);
 }
-
-#define assert_prefix(got, want)                                              \
-	do {                                                                      \
-		const char *g_ = (got), *w_ = (want);                                 \
-		if (strncmp(g_, w_, strlen(w_)) != 0)                                 \
-			fail_msg("got [%s], want prefix [%s]", g_, w_);                   \
-	} while (0)
-#define assert_contains(got, want)                                            \
-	do {                                                                      \
-		const char *g_ = (got), *w_ = (want);                                 \
-		if (!strstr(g_, w_))                                                  \
-			fail_msg("[%s] does not contain [%s]", g_, w_);                   \
-	} while (0)
-#define assert_lacks(got, want)                                               \
-	do {                                                                      \
-		const char *g_ = (got), *w_ = (want);                                 \
-		if (strstr(g_, w_))                                                   \
-			fail_msg("[%s] contains [%s]", g_, w_);                           \
-	} while (0)
 
 /* ---- the Maildir ---- */
 
@@ -364,7 +257,7 @@ static void mailbox_fill(const char *user)
 {
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/mail/%s", data_dir, user);
-	run_cmd("rm -rf '%s'", path);
+	testlib_run_cmd("rm -rf '%s'", path);
 	static const char *const subs[] = {"new", "cur", "tmp"};
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof path, "%s/mail/%s/%s", data_dir, user, subs[i]);
@@ -379,14 +272,7 @@ static int count_files(const char *user, const char *sub)
 {
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/mail/%s/%s", data_dir, user, sub);
-	DIR *d = opendir(path);
-	int n = 0;
-	if (!d)
-		return 0;
-	for (struct dirent *de; (de = readdir(d));)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
+	return testlib_count_files(path);
 }
 
 static int file_exists(const char *user, const char *sub, const char *name)
@@ -1487,7 +1373,7 @@ static void test_mailbox_errors(void **state)
 	snprintf(path, sizeof path, "%s/mail", data_dir);
 	assert_int_equal(fs_mkdirs(path, 0700), 0);
 	snprintf(path, sizeof path, "%s/mail/bob", data_dir);
-	run_cmd("rm -rf '%s'", path);
+	testlib_run_cmd("rm -rf '%s'", path);
 	FILE *f = fopen(path, "w");   /* a file where the Maildir should be */
 	assert_non_null(f);
 	fclose(f);
@@ -1498,13 +1384,13 @@ static void test_mailbox_errors(void **state)
 	assert_prefix(talk(e, "STAT\r\n"), "-ERR ");   /* not logged in */
 	assert_int_equal(e->fake.closed, 0);
 	env_free(e);
-	run_cmd("rm -f '%s'", path);
+	testlib_run_cmd("rm -f '%s'", path);
 
 	/* cur/ vanished: the retrieved message cannot be moved */
 	e = env_logged_in();
 	talk(e, "RETR 1\r\nDELE 2\r\n");
 	snprintf(path, sizeof path, "%s/mail/alice/cur", data_dir);
-	run_cmd("rm -rf '%s'", path);
+	testlib_run_cmd("rm -rf '%s'", path);
 	assert_prefix(talk(e, "QUIT\r\n"), "-ERR [SYS/TEMP] ");
 	assert_int_equal(e->fake.closed, 1);
 	env_free(e);

@@ -24,6 +24,8 @@
 #include "../../src/lib/log.h"
 #include "../../src/smtp/smtpd.h"
 #include "../../src/smtp/smtpd_addr.h"
+#define TESTLIB_SESSION
+#include "testlib.h"
 
 /* ---- the fixture: one data directory for the whole run ---- */
 
@@ -33,73 +35,13 @@ static struct cfg_network relay_net;   /* 10.0.0.0/8 */
 static struct users users_db;
 static struct aliases aliases_db;
 
-struct job {
-	void (*job)(void *);
-	void (*done)(void *);
-	void *arg;
-};
-
-struct fake {
-	struct buf out;        /* everything written */
-	size_t seen;           /* how much of out the test has looked at */
-	int closed;
-	int tls_started;
-	int timeout;
-	int defer_jobs;        /* keep jobs until run_deferred() */
-	struct job pending;
-	int npending;
-};
-
 struct env {
 	struct posthorn_config cfg;
 	struct cfg_listener listener;
 	struct smtpd_session *s;
-	struct fake fake;
+	struct testlib_owner fake;
 	struct session_io io;
 };
-
-static void fake_write(void *ctx, const void *data, size_t len)
-{
-	struct fake *f = ctx;
-	assert_false(f->closed);
-	assert_int_equal(buf_append(&f->out, data, len), 0);
-}
-
-static void fake_start_tls(void *ctx)
-{
-	((struct fake *)ctx)->tls_started++;
-}
-
-static void fake_close(void *ctx)
-{
-	((struct fake *)ctx)->closed = 1;
-}
-
-static void fake_run_job(void *ctx, void (*job)(void *), void (*done)(void *),
-                         void *arg)
-{
-	struct fake *f = ctx;
-	if (!f->defer_jobs) {
-		job(arg);
-		done(arg);
-		return;
-	}
-	assert_int_equal(f->npending, 0);
-	f->pending = (struct job){job, done, arg};
-	f->npending = 1;
-}
-
-static void fake_set_timeout(void *ctx, int seconds)
-{
-	((struct fake *)ctx)->timeout = seconds;
-}
-
-static void run_cmd(const char *fmt, const char *arg)
-{
-	char cmd[PATH_MAX + 64];
-	snprintf(cmd, sizeof cmd, fmt, arg);
-	assert_int_equal(system(cmd), 0);
-}
 
 static void config_defaults(struct posthorn_config *cfg)
 {
@@ -111,13 +53,7 @@ static void config_defaults(struct posthorn_config *cfg)
 	cfg->relay_networks = &relay_net;
 	cfg->nrelay = 1;
 	cfg->plaintext_auth_loopback = 1;
-	cfg->limits = (struct cfg_limits){
-		.message_size = 10000, .recipients = 5, .line_length = 1000,
-		.header_size = 4096, .commands_before_mail = 50, .errors = 10,
-		.connections = 10, .connections_per_ip = 10, .command_timeout = 300,
-		.data_timeout = 180, .auth_failures = 3, .auth_delay_ms = 0,
-		.shutdown_timeout = 30,
-	};
+	cfg->limits = testlib_session_limits();
 }
 
 static int group_setup(void **state)
@@ -162,7 +98,7 @@ static int group_teardown(void **state)
 	(void)state;
 	users_free(&users_db);
 	aliases_free(&aliases_db);
-	run_cmd("rm -rf '%s'", data_dir);
+	testlib_run_cmd("rm -rf '%s'", data_dir);
 	return 0;
 }
 
@@ -181,11 +117,8 @@ static struct env *env_new_with(const char *peer, enum cfg_proto proto,
 		.tls = tls, .vrfy = vrfy,
 		.require_auth = proto == CFG_PROTO_SUBMISSION || proto == CFG_PROTO_SMTPS,
 	};
-	e->io = (struct session_io){
-		.ctx = &e->fake, .write = fake_write, .start_tls = fake_start_tls,
-		.close = fake_close, .run_job = fake_run_job,
-		.set_timeout = fake_set_timeout,
-	};
+	e->io = testlib_owner_io(&e->fake);
+	e->io.pending = NULL;
 	struct smtpd_params p = {
 		.cfg = &e->cfg, .listener = &e->listener, .users = &users_db,
 		.aliases = &aliases_db, .tls_active = tls == CFG_TLS_IMPLICIT,
@@ -201,8 +134,8 @@ static struct env *env_new_with(const char *peer, enum cfg_proto proto,
 	next_peer_name = "";
 	e->s = smtpd_new(&p, &e->io);
 	assert_non_null(e->s);
-	run_cmd("rm -rf '%s/mail'", data_dir);
-	run_cmd("rm -rf '%s/queue'", data_dir);
+	testlib_run_cmd("rm -rf '%s/mail'", data_dir);
+	testlib_run_cmd("rm -rf '%s/queue'", data_dir);
 	return e;
 }
 
@@ -215,7 +148,7 @@ static void env_free(struct env *e)
 {
 	smtpd_free(&e->s);
 	assert_null(e->s);
-	buf_free(&e->fake.out);
+	testlib_owner_free(&e->fake);
 	free(e);
 }
 
@@ -224,10 +157,7 @@ static void env_free(struct env *e)
 static const char *talk(struct env *e, const char *input)
 {
 	smtpd_input(e->s, input, strlen(input));
-	const char *all = buf_cstr(&e->fake.out);
-	const char *fresh = all + e->fake.seen;
-	e->fake.seen = e->fake.out.len;
-	return fresh;
+	return testlib_owner_fresh(&e->fake);
 }
 
 static const char *start(struct env *e)
@@ -236,38 +166,12 @@ static const char *start(struct env *e)
 	return talk(e, "");
 }
 
-#define assert_prefix(got, want)                                              \
-	do {                                                                      \
-		const char *g_ = (got), *w_ = (want);                                 \
-		if (strncmp(g_, w_, strlen(w_)) != 0)                                 \
-			fail_msg("got [%s], want prefix [%s]", g_, w_);                   \
-	} while (0)
-#define assert_contains(got, want)                                            \
-	do {                                                                      \
-		const char *g_ = (got), *w_ = (want);                                 \
-		if (!strstr(g_, w_))                                                  \
-			fail_msg("[%s] does not contain [%s]", g_, w_);                   \
-	} while (0)
-#define assert_lacks(got, want)                                               \
-	do {                                                                      \
-		const char *g_ = (got), *w_ = (want);                                 \
-		if (strstr(g_, w_))                                                   \
-			fail_msg("[%s] contains [%s]", g_, w_);                           \
-	} while (0)
-
 /* Number of files in DATA_DIR/sub. */
 static int count_files(const char *sub)
 {
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/%s", data_dir, sub);
-	DIR *d = opendir(path);
-	int n = 0;
-	if (!d)
-		return 0;
-	for (struct dirent *de; (de = readdir(d));)
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
+	return testlib_count_files(path);
 }
 
 /* The contents of the one file in DATA_DIR/sub, malloc'd. */
@@ -1101,7 +1005,7 @@ static void test_submission_adds_fields(void **state)
 	assert_contains(body, "@mx.example.org>\r\nSubject: no date\r\n\r\nbody\r\n");
 	assert_contains(unfold(msg), "with ESMTPA id");
 	free(msg);
-	run_cmd("rm -rf '%s/mail'", data_dir);
+	testlib_run_cmd("rm -rf '%s/mail'", data_dir);
 	/* present fields are kept, nothing added; header split across calls */
 	talk(e, "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n");
 	talk(e, "Date: Tue, 04 Dec 2004 16:18:08 +0800\r\nMessage-ID: <a@b>\r");
@@ -1160,10 +1064,10 @@ static void test_reply_after_delivery(void **state)
 	assert_string_equal(talk(e, "QUIT\r\n"), "");
 	assert_true(smtpd_buffered(e->s) > 0);
 	e->fake.npending = 0;
-	e->fake.pending.job(e->fake.pending.arg);
+	e->fake.pending_job.job(e->fake.pending_job.arg);
 	assert_int_equal(count_files("mail/alice/new"), 1);
 	assert_string_equal(talk(e, ""), "");
-	e->fake.pending.done(e->fake.pending.arg);
+	e->fake.pending_job.done(e->fake.pending_job.arg);
 	assert_false(smtpd_busy(e->s));
 	assert_string_equal(talk(e, ""), "250 2.0.0 Ok: queued as T1.1\r\n"
 	                                 "250 2.0.0 Ok\r\n"

@@ -8,10 +8,16 @@
  *   directory for the whole group, and a TLS server context using it.
  * - The engine of a scripted fake SMTP server: a greeting, then (expected
  *   client line, raw reply) steps; every client line and the DATA bytes
- *   are recorded exactly as they came over the wire. */
+ *   are recorded exactly as they came over the wire.
+ * - With TESTLIB_SESSION defined before the include (the names would clash
+ *   with other tests' own): a fake owner for protocol sessions (the
+ *   struct session_io callbacks: output captured, jobs inline or deferred,
+ *   STARTTLS/STLS, close and timer recorded, an optional output backlog)
+ *   and assert_prefix/assert_contains/assert_lacks for their replies. */
 #ifndef POSTHORN_TESTLIB_H
 #define POSTHORN_TESTLIB_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -67,6 +73,29 @@ TESTLIB int testlib_dir_teardown(void **state)
 	testlib_rmtree(dir);
 	free(dir);
 	return 0;
+}
+
+/* Runs the shell command fmt with arg (quoted by fmt) and asserts that it
+ * succeeded. */
+TESTLIB void testlib_run_cmd(const char *fmt, const char *arg)
+{
+	char cmd[8192];
+	snprintf(cmd, sizeof cmd, fmt, arg);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Entries of dir whose names do not start with '.'; 0 when dir cannot be
+ * opened. */
+TESTLIB int testlib_count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	if (!d)
+		return 0;
+	for (struct dirent *de; (de = readdir(d));)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* ---- a self-signed certificate ---- */
@@ -243,5 +272,154 @@ TESTLIB void script_play(struct script_io *io, const struct script_step *steps,
 out:
 	buf_free(&line);
 }
+
+#ifdef TESTLIB_SESSION
+
+#include "../../src/lib/config.h"
+#include "../../src/lib/session.h"
+
+/* The limits the session tests run with: small enough to reach. */
+TESTLIB struct cfg_limits testlib_session_limits(void)
+{
+	return (struct cfg_limits){
+		.message_size = 10000, .recipients = 5, .line_length = 1000,
+		.header_size = 4096, .commands_before_mail = 50, .errors = 10,
+		.connections = 10, .connections_per_ip = 10, .command_timeout = 300,
+		.data_timeout = 180, .auth_failures = 3, .auth_delay_ms = 0,
+		.shutdown_timeout = 30, .pop3_timeout = 600,
+	};
+}
+
+/* ---- a fake owner for protocol sessions ---- */
+
+struct testlib_job {
+	void (*job)(void *);
+	void (*done)(void *);
+	void *arg;
+};
+
+/* What the session did through its session_io; zero it to start. */
+struct testlib_owner {
+	struct buf out;        /* everything written */
+	size_t seen;           /* how much of out the test has looked at */
+	int writes;            /* write calls */
+	int late_writes;       /* write calls after close */
+	int closed;            /* close calls */
+	int tls_started;       /* start_tls calls */
+	int timeout;           /* the last set_timeout */
+	int defer_jobs;        /* keep jobs until testlib_owner_run_deferred */
+	struct testlib_job pending_job;
+	int npending;
+	size_t backlog;        /* bytes "not yet sent", for io.pending */
+	size_t max_backlog;
+};
+
+TESTLIB void testlib_owner_write(void *ctx, const void *data, size_t len)
+{
+	struct testlib_owner *f = ctx;
+	f->writes++;
+	if (f->closed)
+		f->late_writes++;
+	f->backlog += len;
+	if (f->backlog > f->max_backlog)
+		f->max_backlog = f->backlog;
+	assert_int_equal(buf_append(&f->out, data, len), 0);
+}
+
+TESTLIB void testlib_owner_start_tls(void *ctx)
+{
+	((struct testlib_owner *)ctx)->tls_started++;
+}
+
+TESTLIB void testlib_owner_close(void *ctx)
+{
+	((struct testlib_owner *)ctx)->closed++;
+}
+
+TESTLIB void testlib_owner_run_job(void *ctx, void (*job)(void *),
+                                   void (*done)(void *), void *arg)
+{
+	struct testlib_owner *f = ctx;
+	if (!f->defer_jobs) {
+		job(arg);
+		done(arg);
+		return;
+	}
+	assert_int_equal(f->npending, 0);
+	f->pending_job = (struct testlib_job){job, done, arg};
+	f->npending = 1;
+}
+
+TESTLIB void testlib_owner_set_timeout(void *ctx, int seconds)
+{
+	((struct testlib_owner *)ctx)->timeout = seconds;
+}
+
+TESTLIB size_t testlib_owner_pending(void *ctx)
+{
+	return ((struct testlib_owner *)ctx)->backlog;
+}
+
+/* Every callback pointing at f; a test clears the ones its owner lacks
+ * (start_tls for --stdio, pending for synchronous writes). */
+TESTLIB struct session_io testlib_owner_io(struct testlib_owner *f)
+{
+	return (struct session_io){
+		.ctx = f, .write = testlib_owner_write,
+		.start_tls = testlib_owner_start_tls, .close = testlib_owner_close,
+		.run_job = testlib_owner_run_job,
+		.set_timeout = testlib_owner_set_timeout,
+		.pending = testlib_owner_pending,
+	};
+}
+
+/* Output written since the last call (NUL-terminated; lives until the
+ * next change to f->out). */
+TESTLIB const char *testlib_owner_fresh(struct testlib_owner *f)
+{
+	const char *all = buf_cstr(&f->out);
+	const char *r = all + f->seen;
+	f->seen = f->out.len;
+	return r;
+}
+
+/* Runs the one job f kept back, then its done. */
+TESTLIB void testlib_owner_run_deferred(struct testlib_owner *f)
+{
+	assert_int_equal(f->npending, 1);
+	f->npending = 0;
+	f->pending_job.job(f->pending_job.arg);
+	f->pending_job.done(f->pending_job.arg);
+}
+
+/* For after the session is freed: nothing was written after close, close
+ * came at most once; frees the output. */
+TESTLIB void testlib_owner_free(struct testlib_owner *f)
+{
+	assert_int_equal(f->late_writes, 0);
+	assert_true(f->closed <= 1);
+	buf_free(&f->out);
+}
+
+#define assert_prefix(got, want)                                              \
+	do {                                                                      \
+		const char *g_ = (got), *w_ = (want);                                 \
+		if (strncmp(g_, w_, strlen(w_)) != 0)                                 \
+			fail_msg("got [%s], want prefix [%s]", g_, w_);                   \
+	} while (0)
+#define assert_contains(got, want)                                            \
+	do {                                                                      \
+		const char *g_ = (got), *w_ = (want);                                 \
+		if (!strstr(g_, w_))                                                  \
+			fail_msg("[%s] does not contain [%s]", g_, w_);                   \
+	} while (0)
+#define assert_lacks(got, want)                                               \
+	do {                                                                      \
+		const char *g_ = (got), *w_ = (want);                                 \
+		if (strstr(g_, w_))                                                   \
+			fail_msg("[%s] contains [%s]", g_, w_);                           \
+	} while (0)
+
+#endif /* TESTLIB_SESSION */
 
 #endif
