@@ -1,18 +1,22 @@
 """benchlib: what bench/smtpbench.py and bench/pop3bench.py share.
 
 Logging with the program's prefix (set_prog), the cleanups run on the way
-out, free ports on 127.0.0.1, CPU time from /proc, the end of a log file,
-and a private posthornd made with posthornctl. Python 3 stdlib only.
+out, free ports on 127.0.0.1, waiting for a server's greeting, pid files
+and CPU time from /proc, the end of a log file, a private posthornd made
+with posthornctl, the common command line options and the common part of
+the JSON result. Python 3 stdlib only.
 """
 
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 _prog = "bench"
 
@@ -83,6 +87,67 @@ def free_port_base(start):
         if all(port_free(base + o) for o in offsets):
             return base
     die("no free port base for posthornd")
+
+
+def greets(port, prefix, timeout=2.0):
+    """True when what listens on 127.0.0.1:port sends a greeting starting
+    with prefix (b"220", b"+OK"); it is then sent QUIT."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            if s.recv(512).startswith(prefix):
+                s.sendall(b"QUIT\r\n")
+                try:
+                    s.recv(512)
+                except OSError:
+                    pass
+                return True
+    except OSError:
+        pass
+    return False
+
+
+def wait_greeting(port, prefix, alive=lambda: True, timeout=15.0):
+    """Polls greets(port, prefix) until it is true (True), alive() is false
+    or timeout seconds went by (False)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not alive():
+            return False
+        if greets(port, prefix):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def pid_alive(pid):
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def wait_gone(pid, timeout=10.0):
+    """Waits up to timeout seconds for pid to end; True when it did (or
+    there was none), False when it still runs."""
+    end = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < end:
+        time.sleep(0.1)
+    return not pid_alive(pid)
+
+
+def read_pid(path):
+    """The pid in a daemon's pid file, None when there is none."""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def proc_cpu(pid, children=False):
@@ -210,7 +275,48 @@ class Posthornd:
         return tree_cpu(self.pid())
 
 
+class PidFileServer:
+    """For the server compared with posthornd (Postfix, Dovecot), whose
+    master daemonizes: subclasses set pid_file to its master.pid."""
+
+    pid_file = None
+
+    def pid(self):
+        return read_pid(self.pid_file)
+
+    def cpu(self):
+        return tree_cpu(self.pid())
+
+
 # --------------------------------------------------------------- main
+
+def add_output_options(ap, hold_help):
+    """--json, --keep and --hold (its help text: hold_help)."""
+    ap.add_argument("--json", help="write the results here as JSON")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directory (logs, Maildirs)")
+    ap.add_argument("--hold", action="store_true", help=hold_help)
+
+
+def interrupted():
+    """After Ctrl-C: runs the cleanups; the exit status to return."""
+    log("interrupted")
+    on_exit()
+    return 130
+
+
+def stop_servers(objs):
+    """The servers' versions, then the cleanups run (servers stopped)."""
+    versions = {s.name: s.version() for s in objs}
+    on_exit()
+    return versions
+
+
+def machine_result(versions, rows, runs):
+    """The part of the JSON result both benchmarks share."""
+    return {"versions": versions, "cpus": os.cpu_count(),
+            "kernel": platform.release(), "results": rows, "all_runs": runs}
+
 
 def make_top(tmp, keep):
     """A temporary directory <prog>.XXXX in tmp for the servers' files,

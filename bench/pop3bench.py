@@ -18,12 +18,10 @@ Usage: bench/pop3bench.py [--quick] [--build DIR] [--json FILE] ...
 import argparse
 import json
 import os
-import platform
 import pwd
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,8 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
 from benchlib import (best, catch_signals, cleanups, die, free_port,  # noqa: E402
-                      free_port_base, log, make_top, on_exit, tail, tree_cpu,
-                      write_json)
+                      free_port_base, interrupted, log, machine_result, make_top,
+                      pid_alive, stop_servers, tail, wait_gone, write_json)
 
 benchlib.set_prog("pop3bench")
 
@@ -48,45 +46,10 @@ T0 = 1700000000  # the seconds in the Maildir names (message i: T0 + i)
 
 # --------------------------------------------------------------- helpers
 
-def pop3_greets(port, timeout=2.0):
-    """True when something on port says +OK first (and is sent QUIT)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.settimeout(timeout)
-            banner = s.recv(512)
-            if banner.startswith(b"+OK"):
-                s.sendall(b"QUIT\r\n")
-                try:
-                    s.recv(512)
-                except OSError:
-                    pass
-                return True
-    except OSError:
-        pass
-    return False
-
-
 def wait_pop3(port, proc_alive, timeout=15.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if not proc_alive():
-            return False
-        if pop3_greets(port):
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def pid_alive(pid):
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    """True once port greets with +OK; False when proc_alive() turns false
+    or after timeout seconds."""
+    return benchlib.wait_greeting(port, b"+OK", proc_alive, timeout)
 
 
 # --------------------------------------------------------------- the mail
@@ -256,13 +219,14 @@ class Posthornd(benchlib.Posthornd):
         return (v[0] if v else "posthornd") + " (%s)" % self.build
 
 
-class Dovecot:
+class Dovecot(benchlib.PidFileServer):
     name = "dovecot"
 
     def __init__(self, top):
         self.top = os.path.join(top, "dovecot")
         self.conf = os.path.join(self.top, "dovecot.conf")
         self.base_dir = os.path.join(self.top, "run")
+        self.pid_file = os.path.join(self.base_dir, "master.pid")
         self.state_dir = os.path.join(self.top, "state")
         self.index_dir = os.path.join(self.top, "index")
         self.passwd = os.path.join(self.top, "passwd")
@@ -327,21 +291,8 @@ class Dovecot:
         subprocess.run([DOVEADM, "-c", self.conf, "stop"], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        timeout=30)
-        end = time.monotonic() + 10
-        while master and pid_alive(master) and time.monotonic() < end:
-            time.sleep(0.1)
-        if master and pid_alive(master):
+        if not wait_gone(master):
             os.kill(master, signal.SIGKILL)
-
-    def pid(self):
-        try:
-            with open(os.path.join(self.base_dir, "master.pid")) as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def cpu(self):
-        return tree_cpu(self.pid())
 
     def version(self):
         r = subprocess.run([DOVECOT, "--version"], capture_output=True, text=True)
@@ -439,12 +390,8 @@ def main():
                     help="run one server only (profiling)")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds one session may take (300)")
-    ap.add_argument("--json", help="write the results here as JSON")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the temporary directory (logs, Maildirs)")
-    ap.add_argument("--hold", action="store_true",
-                    help="after setup and warm-up, print the ports and wait "
-                         "for Ctrl-C (for perf/strace by hand)")
+    benchlib.add_output_options(ap, "after setup and warm-up, print the ports "
+                                    "and wait for Ctrl-C (for perf/strace by hand)")
     a = ap.parse_args()
     small = a.small if a.small is not None else (500 if a.quick else 5000)
     large = a.large if a.large is not None else (20 if a.quick else 200)
@@ -568,12 +515,9 @@ def main():
                 for s in objs:  # interleaved, so drift hits both alike
                     runs.append(one_run(pop3load, s, b, a.window, a.timeout))
     except KeyboardInterrupt:
-        log("interrupted")
-        on_exit()
-        return 130
+        return interrupted()
 
-    versions = {s.name: s.version() for s in objs}
-    on_exit()
+    versions = stop_servers(objs)
 
     # ---- report
     rows, ratios, retr_ratios = [], {}, {}
@@ -629,8 +573,7 @@ def main():
             {k: b[k] for k in ("label", "messages", "size", "bytes", "crc_sum")}
             for b in boxes],
         "window": a.window, "repeat": a.repeat, "quick": a.quick,
-        "versions": versions, "cpus": os.cpu_count(),
-        "kernel": platform.release(), "results": rows, "all_runs": runs,
+        **machine_result(versions, rows, runs),
         "ratio_posthornd_dovecot": ratios,
         "ratio_posthornd_dovecot_retr": retr_ratios,
     }

@@ -14,9 +14,7 @@ Usage: bench/smtpbench.py [--quick] [--build DIR] [--json FILE] ...
 
 import argparse
 import os
-import platform
 import pwd
-import socket
 import subprocess
 import sys
 import time
@@ -25,8 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
 from benchlib import (best, catch_signals, cleanups, die, free_port,  # noqa: E402
-                      free_port_base, log, make_top, on_exit, tail, tree_cpu,
-                      write_json)
+                      free_port_base, interrupted, log, machine_result, make_top,
+                      stop_servers, tail, wait_gone, write_json)
 
 benchlib.set_prog("smtpbench")
 
@@ -39,21 +37,13 @@ SENDER = "from@bench.test"
 # --------------------------------------------------------------- helpers
 
 def wait_listening(port, what, proc=None, timeout=15.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc is not None and proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.settimeout(2)
-                banner = s.recv(512)
-                if banner.startswith(b"220"):
-                    s.sendall(b"QUIT\r\n")
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    log("%s is not answering on 127.0.0.1:%d" % (what, port))
+    """True once port greets with 220; False when proc ended or after
+    timeout seconds."""
+    if benchlib.wait_greeting(port, b"220", lambda: proc is None or proc.poll() is None,
+                              timeout):
+        return True
+    if proc is None or proc.poll() is None:
+        log("%s is not answering on 127.0.0.1:%d" % (what, port))
     return False
 
 
@@ -130,13 +120,14 @@ class Posthornd(benchlib.Posthornd):
         return "posthornd (%s)" % self.build
 
 
-class Postfix:
+class Postfix(benchlib.PidFileServer):
     name = "postfix"
 
     def __init__(self, top):
         self.top = os.path.join(top, "postfix")
         self.conf = os.path.join(self.top, "etc")
         self.queue = os.path.join(self.top, "spool")
+        self.pid_file = os.path.join(self.queue, "pid", "master.pid")
         self.data = os.path.join(self.top, "lib")
         self.vmail = os.path.join(self.top, "vmail")
         self.logfile = os.path.join(top, "postfix.log")
@@ -191,26 +182,8 @@ class Postfix:
         self.started = False
         master = self.pid()
         self.postfix("stop")
-        end = time.monotonic() + 10
-        while master and time.monotonic() < end:
-            try:
-                os.kill(master, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            if master:
-                self.postfix("abort")
-
-    def pid(self):
-        try:
-            with open(os.path.join(self.queue, "pid", "master.pid")) as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def cpu(self):
-        return tree_cpu(self.pid())
+        if not wait_gone(master):
+            self.postfix("abort")
 
     def version(self):
         r = subprocess.run(["postconf", "-d", "-h", "mail_version"],
@@ -300,12 +273,8 @@ def main():
                     help="run one server only (profiling)")
     ap.add_argument("--timeout", type=float,
                     help="seconds a run may take (default: 60 + messages/20)")
-    ap.add_argument("--json", help="write the results here as JSON")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the temporary directory (logs, Maildirs)")
-    ap.add_argument("--hold", action="store_true",
-                    help="after setup, print the ports and wait for Ctrl-C "
-                         "(for perf/strace by hand)")
+    benchlib.add_output_options(ap, "after setup, print the ports and wait for Ctrl-C "
+                                    "(for perf/strace by hand)")
     a = ap.parse_args()
     messages = a.messages or (500 if a.quick else 5000)
     sessions = [int(x) for x in a.sessions.split(",") if x.strip()]
@@ -380,12 +349,9 @@ def main():
                 for s in objs:  # interleaved, so drift hits both alike
                     runs.append(one_run(s, n, messages, a.size, a.reuse, timeout))
     except KeyboardInterrupt:
-        log("interrupted")
-        on_exit()
-        return 130
+        return interrupted()
 
-    versions = {s.name: s.version() for s in objs}
-    on_exit()
+    versions = stop_servers(objs)
 
     # ---- report
     rows, ratios = [], {}
@@ -423,8 +389,7 @@ def main():
         "bench": "smtp", "messages": messages, "body_bytes": a.size,
         "reuse_connections": a.reuse, "sessions": sessions,
         "repeat": a.repeat, "quick": a.quick,
-        "versions": versions, "cpus": os.cpu_count(),
-        "kernel": platform.release(), "results": rows, "all_runs": runs,
+        **machine_result(versions, rows, runs),
         "ratio_posthornd_postfix": ratios,
     }
     if a.json:

@@ -100,6 +100,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import weakref
 
@@ -1072,6 +1073,34 @@ def mailserver_module():
     srv = servers.make(config=MODULE_CONFIG, listeners={"smtp": {"vrfy": "no"}})
     yield srv
     servers.teardown()
+
+
+def pop3_module_server(users, limits, apop):
+    """The body of a module fixture (`yield from` it): a started server
+    with just users (no aliases) and limits, and the APOP secret
+    apop = (user, secret) set before the start; torn down after."""
+    servers = _Servers()
+    srv = servers.make(start=False, users=users, aliases={}, limits=limits)
+    srv.set_apop(*apop)
+    srv.start()
+    yield srv
+    servers.teardown()
+
+
+class UserPool:
+    """Users that each go to one test only, so no two tests (even run in
+    threads) share a mailbox; reserved ones are never handed out."""
+
+    def __init__(self, names, passwords, reserved=()):
+        self._lock = threading.Lock()
+        self._free = [n for n in names if n not in reserved]
+        self._passwords = passwords
+
+    def take(self):
+        """(name, password) of a user no test had before."""
+        with self._lock:
+            name = self._free.pop(0)
+        return name, self._passwords[name]
 
 
 # ------------------------------------------------------------------ checks

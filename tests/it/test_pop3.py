@@ -26,8 +26,9 @@ import uuid
 
 import pytest
 
-from mailserver import (DOMAIN, HOST, Pop3Client, _Servers, apop_digest,
-                        auth_plain, b64, crlf, dot_stuff, pop3_wire, split_trace)
+from mailserver import (DOMAIN, HOST, Pop3Client, UserPool, apop_digest,
+                        auth_plain, b64, crlf, dot_stuff, pop3_module_server, pop3_wire,
+                        split_trace)
 from mailserver import make_mailserver  # noqa: F401 (fixture)
 
 SENDER = "sender@remote.test"
@@ -50,28 +51,20 @@ def marker():
 
 @pytest.fixture(scope="module")
 def srv():
-    servers = _Servers()
-    s = servers.make(start=False, users=USERS, aliases={},
-                     limits={"auth_delay_ms": AUTH_DELAY_MS, "errors": 1000,
-                             "auth_failures": 100, "connections_per_ip": 200})
-    s.set_apop("apopper", APOP_SECRET)
-    s.start()
-    yield s
-    servers.teardown()
+    yield from pop3_module_server(USERS, {"auth_delay_ms": AUTH_DELAY_MS, "errors": 1000,
+                                          "auth_failures": 100, "connections_per_ip": 200},
+                                  ("apopper", APOP_SECRET))
 
 
-_pool_lock = threading.Lock()
-_pool_used = set()
+_pool = UserPool(POOL, USERS)
 
 
 @pytest.fixture
 def user(srv):
     """A pool user nobody else touches: (name, password), empty mailbox."""
-    with _pool_lock:
-        name = next(u for u in POOL if u not in _pool_used)
-        _pool_used.add(name)
+    name, pw = _pool.take()
     assert srv.messages(name) == [] and srv.messages(name, "cur") == []
-    return name, USERS[name]
+    return name, pw
 
 
 def pop(srv, port=None, tls=False, cafile=None):

@@ -23,13 +23,12 @@ import re
 import ssl
 import stat
 import subprocess
-import threading
 import uuid
 from email.message import EmailMessage
 
 import pytest
 
-from mailserver import HOSTNAME, _Servers, crlf, pop3_wire, tool
+from mailserver import HOSTNAME, UserPool, crlf, pop3_module_server, pop3_wire, tool
 
 CLIENT_TIMEOUT = 60
 POOL = [f"c{n:02d}" for n in range(1, 21)]
@@ -43,24 +42,15 @@ APOP_SECRET = "tanstaaf-c20"
 
 @pytest.fixture(scope="module")
 def srv():
-    servers = _Servers()
-    s = servers.make(start=False, users=USERS, aliases={}, limits={"auth_delay_ms": 0})
-    s.set_apop(APOP_USER, APOP_SECRET)
-    s.start()
-    yield s
-    servers.teardown()
+    yield from pop3_module_server(USERS, {"auth_delay_ms": 0}, (APOP_USER, APOP_SECRET))
 
 
-_pool_lock = threading.Lock()
-_pool_used = set()
+_pool = UserPool(POOL, USERS, reserved=(APOP_USER,))
 
 
 @pytest.fixture
 def user(srv):
-    with _pool_lock:
-        name = next(u for u in POOL if u not in _pool_used and u != APOP_USER)
-        _pool_used.add(name)
-    return name, USERS[name]
+    return _pool.take()
 
 
 @pytest.fixture

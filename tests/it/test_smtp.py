@@ -55,11 +55,46 @@ def send_ok(c, rcpts=(ALICE,), mark=None, sender=SENDER, msg=None):
         assert r.code == 250, (rc, r)
     r = c.cmd("DATA")
     assert r.code == 354, r
-    c.send(dot_stuff(msg) + b".\r\n")
-    r = c.reply()
-    assert r.code == 250, r
+    r = end_data(c, dot_stuff(msg))
     assert r.enhanced == "2.0.0", f"no enhanced status code on the 250 to DATA: {r}"
     return mark, msg
+
+
+def start_data(c, rcpt=ALICE, mail=f"MAIL FROM:<{SENDER}>"):
+    """MAIL, one RCPT and DATA, each answered as it must be: ready for text."""
+    expect(c, mail, 250)
+    expect(c, f"RCPT TO:<{rcpt}>", 250)
+    expect(c, "DATA", 354, False)  # 354 has no enhanced code requirement
+
+
+def end_data(c, wire, code=250):
+    """Sends wire (already in the form it takes on the wire) and the final
+    dot; asserts the reply code and returns the reply."""
+    c.send(wire + b".\r\n")
+    r = c.reply()
+    assert r.code == code, r
+    return r
+
+
+def delivered_once(srv, mark, sent, user="alice", for_rcpt=ALICE, helo="client.example",
+                   proto="ESMTP", sender=SENDER):
+    """The message marked mark is in user's Maildir exactly once, stored as
+    sent with check_delivery's trace; returns its Received value."""
+    got = find_marker(srv, user, mark)
+    assert len(got) == 1, (user, len(got))
+    return check_delivery(got[0], sent, sender, helo, proto, for_rcpt=for_rcpt)
+
+
+def data_ok(srv, c, user="alice", rcpt=ALICE, proto="ESMTP"):
+    """DATA and a fresh message in the open transaction (MAIL FROM SENDER,
+    rcpt the one accepted RCPT): it is taken and delivered to user once.
+    Returns (mark, sent bytes)."""
+    expect(c, "DATA", 354, False)
+    mark = marker()
+    sent = message(mark, to=rcpt)
+    end_data(c, sent)
+    delivered_once(srv, mark, sent, user=user, for_rcpt=rcpt, proto=proto)
+    return mark, sent
 
 
 def assert_usable(srv, c, user="alice"):
@@ -107,15 +142,11 @@ def test_seed_dialogue_helo_mail_rcpt_data_quit(mailserver_module):
     assert c.cmd("DATA").code == 354
     mark = marker()
     sent = message(mark, body=b"nice to meet you\r\n")
-    c.send(sent + b".\r\n")
-    r = c.reply()
-    assert r.code == 250, r
+    end_data(c, sent)
     r = c.cmd("QUIT")
     assert r.code == 221, r
     c.expect_closed()
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], sent, "ye@remote.test", "YE", "SMTP", for_rcpt=ALICE)
+    delivered_once(srv, mark, sent, helo="YE", proto="SMTP", sender="ye@remote.test")
 
 
 def test_ehlo_advertises_extensions(mailserver_module):
@@ -142,14 +173,9 @@ def test_null_sender_and_case_insensitive_domain(mailserver_module):
     c = connect(srv)
     mark = marker()
     sent = message(mark)
-    expect(c, "MAIL FROM:<>", 250)
-    expect(c, "RCPT TO:<alice@EXAMPLE.Test>", 250)
-    expect(c, "DATA", 354, False)  # 354 has no enhanced code requirement
-    c.send(sent + b".\r\n")
-    assert c.reply().code == 250
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], sent, "", "client.example", "ESMTP", for_rcpt="alice@EXAMPLE.Test")
+    start_data(c, rcpt="alice@EXAMPLE.Test", mail="MAIL FROM:<>")
+    end_data(c, sent)
+    delivered_once(srv, mark, sent, for_rcpt="alice@EXAMPLE.Test", sender="")
     c.cmd("QUIT")
 
 
@@ -223,12 +249,7 @@ def test_bad_arguments_501(mailserver_module):
         assert r.code == 501, f"{bad!r}: {r}"
     # the transaction survived the bad RCPTs
     expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
-    mark = marker()
-    sent = message(mark)
-    c.send(sent + b".\r\n")
-    assert c.reply().code == 250
-    assert len(find_marker(srv, "alice", mark)) == 1
+    data_ok(srv, c)
 
 
 def test_unknown_mail_parameter_555(mailserver_module):
@@ -254,15 +275,8 @@ def test_bad_sequence_503(mailserver_module):
     expect(c, "DATA", 503, "5.5.")                        # before RCPT
     expect(c, "MAIL FROM:<other@remote.test>", 503, "5.5.")  # nested MAIL
     expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
-    mark = marker()
-    sent = message(mark)
-    c.send(sent + b".\r\n")
-    assert c.reply().code == 250
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    # the failed second MAIL did not replace the sender
-    check_delivery(got[0], sent, SENDER, "client.example", "ESMTP", for_rcpt=ALICE)
+    # checks the sender too: the failed second MAIL did not replace it
+    data_ok(srv, c)
 
 
 def test_unknown_auth_mechanism_504(mailserver_module):
@@ -280,11 +294,7 @@ def test_no_such_user_550_511(mailserver_module):
     expect(c, "RCPT TO:<nobody@example.test>", 550, "5.1.1")
     expect(c, "RCPT TO:<alice.nobody@example.test>", 550, "5.1.1")
     expect(c, f"RCPT TO:<{BOB}>", 250)
-    expect(c, "DATA", 354, False)
-    mark = marker()
-    c.send(message(mark, to=BOB) + b".\r\n")
-    assert c.reply().code == 250
-    assert len(find_marker(srv, "bob", mark)) == 1
+    data_ok(srv, c, user="bob", rcpt=BOB)
     assert not list((srv.data_dir / "mail").glob("nobody*"))
 
 
@@ -302,11 +312,7 @@ def test_relaying_denied_554_571(mailserver_module):
     r = c.cmd("RCPT TO:<@example.test:someone@remote.test>")
     assert r.code in (501, 550, 553, 554), r
     expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
-    mark = marker()
-    c.send(message(mark) + b".\r\n")
-    assert c.reply().code == 250
-    assert len(find_marker(srv, "alice", mark)) == 1
+    data_ok(srv, c)
     assert set(srv.queue_items()) == before, "relayed mail reached the queue"
 
 
@@ -355,14 +361,7 @@ def test_wrong_command_does_not_change_state(mailserver_module):
     c.cmd("XYZZY")
     c.cmd("MAIL FROM:<x@remote.test>")
     c.cmd("AUTH NOPE")
-    expect(c, "DATA", 354, False)
-    mark = marker()
-    sent = message(mark)
-    c.send(sent + b".\r\n")
-    assert c.reply().code == 250
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], sent, SENDER, "client.example", "ESMTP", for_rcpt=ALICE)
+    data_ok(srv, c)
 
 
 # ---------------------------------------------------------------- pipelining
@@ -381,9 +380,7 @@ def test_pipelined_transaction_replies_in_order(mailserver_module):
     assert codes == [250, 221], codes
     c.expect_closed()
     for user in ("alice", "carol"):
-        got = find_marker(srv, user, mark)
-        assert len(got) == 1, user
-        check_delivery(got[0], sent, SENDER, "client.example", "ESMTP")  # 2 rcpts: no "for"
+        delivered_once(srv, mark, sent, user=user, for_rcpt=None)  # 2 rcpts: no "for"
     assert find_marker(srv, "bob", mark) == []
 
 
@@ -410,8 +407,7 @@ def test_pipelined_with_bad_commands_in_between(mailserver_module):
     codes = [r.code for r in c.replies(8)]
     assert codes == [250, 500, 250, 250, 214, 501, 250, 354], codes
     mark = marker()
-    c.send(message(mark) + b".\r\n")
-    assert c.reply().code == 250
+    end_data(c, message(mark))
     assert len(find_marker(srv, "alice", mark)) == 1
 
 
@@ -429,9 +425,7 @@ def test_pipelined_in_tiny_pieces(mailserver_module):
     for i in range(0, len(tail), 3):
         c.send(tail[i:i + 3])
     assert c.reply().code == 250
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], sent, SENDER, "client.example", "ESMTP", for_rcpt=ALICE)
+    delivered_once(srv, mark, sent)
 
 
 # ---------------------------------------------------------------- STARTTLS
@@ -455,14 +449,7 @@ def test_starttls_discards_pipelined_plaintext(mailserver_module):
     # the injected MAIL did not run: this MAIL is accepted, not "nested"
     expect(c, f"MAIL FROM:<{SENDER}>", 250)
     expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
-    mark = marker()
-    sent = message(mark)
-    c.send(sent + b".\r\n")
-    assert c.reply().code == 250
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], sent, SENDER, "client.example", "ESMTPS", for_rcpt=ALICE)
+    data_ok(srv, c, proto="ESMTPS")
     r = c.cmd("STARTTLS")   # not twice
     assert r.code in (503, 554) and r.enhanced and r.enhanced.startswith("5."), r
     c.cmd("QUIT")
@@ -502,14 +489,9 @@ def test_dot_stuffed_lines_survive(mailserver_module):
     sent = message(mark, body=body)
     wire = dot_stuff(sent)
     assert b"\r\n..\r\n" in wire and b"\r\n...\r\n" in wire
-    expect(c, f"MAIL FROM:<{SENDER}>", 250)
-    expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
-    c.send(wire + b".\r\n")
-    assert c.reply().code == 250
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], sent, SENDER, "client.example", "ESMTP", for_rcpt=ALICE)
+    start_data(c)
+    end_data(c, wire)
+    delivered_once(srv, mark, sent)
 
 
 def test_message_starting_with_dot_and_empty_body(mailserver_module):
@@ -517,14 +499,9 @@ def test_message_starting_with_dot_and_empty_body(mailserver_module):
     c = connect(srv)
     mark = marker()
     sent = crlf(f".X-Odd: starts with a dot {mark}\nSubject: odd\n\n")
-    expect(c, f"MAIL FROM:<{SENDER}>", 250)
-    expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
-    c.send(dot_stuff(sent) + b".\r\n")
-    assert c.reply().code == 250
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], sent, SENDER, "client.example", "ESMTP", for_rcpt=ALICE)
+    start_data(c)
+    end_data(c, dot_stuff(sent))
+    delivered_once(srv, mark, sent)
 
 
 @pytest.mark.parametrize("fake_end", [b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n", b"\r\n.\r",
@@ -540,9 +517,7 @@ def test_smuggling_fake_end_of_data(mailserver_module, fake_end):
             b"MAIL FROM:<evil@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
             b"Subject: smuggled " + smuggled_mark.encode() + b"\r\n\r\nsmuggled\r\n")
     msg = message(mark, body=body)
-    expect(c, f"MAIL FROM:<{SENDER}>", 250)
-    expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
+    start_data(c)
     c.send(msg + b".\r\nQUIT\r\n")
     codes = [c.reply().code, c.reply().code]
     assert codes == [250, 221], f"the fake end {fake_end!r} split the message: {codes}"
@@ -562,24 +537,16 @@ def test_bare_lf_is_normalised_by_default(mailserver_module):
     mark = marker()
     wire = (f"Subject: bare lf {mark}\nX-Next: header\r\n\r\nline one\nline two\r\n"
             "line three\n\nline five\r\n").encode()
-    expect(c, f"MAIL FROM:<{SENDER}>", 250)
-    expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
-    c.send(wire + b".\r\n")
-    r = c.reply()
-    assert r.code == 250, r
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], crlf(wire), SENDER, "client.example", "ESMTP", for_rcpt=ALICE)
+    start_data(c)
+    end_data(c, wire)
+    delivered_once(srv, mark, crlf(wire))
 
 
 def test_bare_lf_reject(make_mailserver):
     srv = make_mailserver(config={"bare_lf": "reject"})
     c = connect(srv)
     mark = marker()
-    expect(c, f"MAIL FROM:<{SENDER}>", 250)
-    expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
+    start_data(c)
     c.send(f"Subject: {mark}\r\n\r\nline one\nline two\n.\nMAIL FROM:<evil@remote.test>\r\n".encode()
            + b".\r\n")
     r = c.reply()
@@ -600,9 +567,7 @@ def test_long_text_line_is_never_silently_mangled(mailserver_module):
     c = connect(srv)
     mark = marker()
     sent = message(mark, body=b"short\r\n" + b"L" * 5000 + b"\r\nRSET\r\nend\r\n")
-    expect(c, f"MAIL FROM:<{SENDER}>", 250)
-    expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
+    start_data(c)
     c.send(sent + b".\r\n")
     r = c.reply()
     got = find_marker(srv, "alice", mark)
@@ -635,9 +600,7 @@ def test_bdat_chunks_deliver_exact_bytes(mailserver_module):
     c.send(f"BDAT {b - a} LAST\r\n".encode() + sent[a:b])
     r = c.reply()
     assert r.code == 250, r
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], sent, SENDER, "client.example", "ESMTP", for_rcpt=ALICE)
+    delivered_once(srv, mark, sent)
     assert_usable(srv, c)
 
 
@@ -653,9 +616,7 @@ def test_bdat_pipelined_and_zero_last(mailserver_module):
            + b"BDAT 0 LAST\r\nNOOP\r\n")
     codes = [r.code for r in c.replies(6)]
     assert codes == [250, 250, 250, 250, 250, 250], codes
-    got = find_marker(srv, "bob", mark)
-    assert len(got) == 1
-    check_delivery(got[0], sent, SENDER, "client.example", "ESMTP", for_rcpt=BOB)
+    delivered_once(srv, mark, sent, user="bob", for_rcpt=BOB)
 
 
 def test_bdat_errors(mailserver_module):
@@ -687,9 +648,7 @@ def test_bdat_errors(mailserver_module):
     expect(c, "DATA", 503, "5.5.")
     c.send(b"BDAT 0 LAST\r\n")
     assert c.reply().code == 250
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], part, SENDER, "client.example", "ESMTP", for_rcpt=ALICE)
+    delivered_once(srv, mark, part)
 
 
 # ---------------------------------------------------------------- limits server
@@ -727,21 +686,16 @@ def test_message_too_big_552_data(limits_server):
     c = connect(srv)
     mark = marker()
     big = message(mark, body=(b"x" * 78 + b"\r\n") * 300)  # ~24 KB
-    expect(c, f"MAIL FROM:<{SENDER}>", 250)
-    expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
-    c.send(big + b".\r\n")
-    r = c.reply()
-    assert r.code == 552 and r.enhanced == "5.3.4", r
+    start_data(c)
+    r = end_data(c, big, 552)
+    assert r.enhanced == "5.3.4", r
     c.expect_silence(0.2)
     assert find_marker(srv, "alice", mark) == []
     # a message just under the limit still passes
     mark2 = marker()
     ok = message(mark2, body=(b"y" * 78 + b"\r\n") * 200)  # ~16 KB
     send_ok(c, mark=mark2, msg=ok)
-    got = find_marker(srv, "alice", mark2)
-    assert len(got) == 1
-    check_delivery(got[0], ok, SENDER, "client.example", "ESMTP", for_rcpt=ALICE)
+    delivered_once(srv, mark2, ok)
     # the refused message left nothing behind in the spool
     assert spool_files(srv) == [], "spool not empty between transactions"
 
@@ -777,12 +731,9 @@ def test_too_many_recipients_452(limits_server):
     expect(c, "RCPT TO:<info@example.test>", 452, "4.5.3")
     expect(c, "DATA", 354, False)
     sent = message(mark)
-    c.send(sent + b".\r\n")
-    assert c.reply().code == 250
+    end_data(c, sent)
     for user in ("alice", "bob", "carol"):
-        got = find_marker(srv, user, mark)
-        assert len(got) == 1, (user, len(got))
-        check_delivery(got[0], sent, SENDER, "client.example", "ESMTP")
+        delivered_once(srv, mark, sent, user=user, for_rcpt=None)
     c.cmd("QUIT")
 
 
@@ -822,8 +773,7 @@ def test_relay_network_may_relay_and_is_queued(limits_server):
     expect(c, f"MAIL FROM:<{SENDER}>", 250)
     expect(c, "RCPT TO:<Far@Remote.Test>", 250)
     expect(c, "DATA", 354, False)
-    c.send(sent + b".\r\n")
-    assert c.reply().code == 250
+    end_data(c, sent)
     new = {k: v for k, v in srv.queue_items().items() if k not in before}
     assert len(new) == 1, new
     (ident, (msg, env)), = new.items()
@@ -842,9 +792,7 @@ def test_alias_to_two_users_one_copy_each(mailserver_module):
     c = connect(srv)
     mark, sent = send_ok(c, rcpts=("team@example.test",))
     for user in ("alice", "bob"):
-        got = find_marker(srv, user, mark)
-        assert len(got) == 1, (user, len(got))
-        check_delivery(got[0], sent, SENDER, "client.example", "ESMTP", for_rcpt="team@example.test")
+        delivered_once(srv, mark, sent, user=user, for_rcpt="team@example.test")
     assert find_marker(srv, "carol", mark) == []
 
 
@@ -855,7 +803,7 @@ def test_aliases_leading_to_same_user_one_copy(mailserver_module):
                                    "team@example.test", "nested@example.test"))
     counts = {u: len(find_marker(srv, u, mark)) for u in ("alice", "bob", "carol")}
     assert counts == {"alice": 1, "bob": 1, "carol": 1}, counts
-    check_delivery(find_marker(srv, "alice", mark)[0], sent, SENDER, "client.example", "ESMTP")
+    delivered_once(srv, mark, sent, for_rcpt=None)
 
 
 def test_alias_to_remote_address_is_queued(mailserver_module):
@@ -938,15 +886,9 @@ def test_bare_cr_is_normalised_too(mailserver_module):
     c = connect(srv)
     mark = marker()
     wire = f"Subject: bare cr {mark}\r\n\r\nline one\rline two\r\n".encode()
-    expect(c, f"MAIL FROM:<{SENDER}>", 250)
-    expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
-    c.send(wire + b".\r\n")
-    assert c.reply().code == 250
-    got = find_marker(srv, "alice", mark)
-    assert len(got) == 1
-    check_delivery(got[0], wire.replace(b"one\rline", b"one\r\nline"), SENDER,
-                   "client.example", "ESMTP", for_rcpt=ALICE)
+    start_data(c)
+    end_data(c, wire)
+    delivered_once(srv, mark, wire.replace(b"one\rline", b"one\r\nline"))
 
 
 def test_ehlo_address_literals_and_reset(mailserver_module):
@@ -961,8 +903,7 @@ def test_ehlo_address_literals_and_reset(mailserver_module):
     expect(c, "EHLO [127.0.0.1]", 250, False)
     expect(c, "DATA", 503, "5.5.")
     mark, sent = send_ok(c)
-    check_delivery(find_marker(srv, "alice", mark)[0], sent, SENDER, "[127.0.0.1]", "ESMTP",
-                   for_rcpt=ALICE)
+    delivered_once(srv, mark, sent, helo="[127.0.0.1]")
 
 
 def test_mail_parameters_combined(mailserver_module):
@@ -994,9 +935,7 @@ def test_many_bdat_transactions_in_one_write(mailserver_module):
     assert [r.code for r in replies] == [250] * 60 + [221], [r.raw for r in replies if r.code != 250]
     c.expect_closed()
     for mark, msg in marks:
-        got = find_marker(srv, "bob", mark)
-        assert len(got) == 1, mark
-        check_delivery(got[0], msg, SENDER, "client.example", "ESMTP", for_rcpt=BOB)
+        delivered_once(srv, mark, msg, user="bob", for_rcpt=BOB)
 
 
 def spool_files(srv):
@@ -1062,9 +1001,7 @@ def test_data_timeout_421_discards_message(make_mailserver):
     srv = make_mailserver(limits={"data_timeout": 2, "command_timeout": 60})
     c = connect(srv)
     mark = marker()
-    expect(c, f"MAIL FROM:<{SENDER}>", 250)
-    expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
+    start_data(c)
     c.send(message(mark))
     t0 = time.monotonic()
     r = c.reply(timeout=10)
@@ -1089,10 +1026,8 @@ def test_commands_pipelined_after_end_of_data(mailserver_module):
     c.send(dot_stuff(s2) + b".\r\nRSET\r\nNOOP\r\nQUIT\r\n")
     assert [r.code for r in c.replies(4)] == [250, 250, 250, 221]
     c.expect_closed()
-    check_delivery(find_marker(srv, "alice", m1)[0], s1, SENDER, "client.example", "ESMTP",
-                   for_rcpt=ALICE)
-    check_delivery(find_marker(srv, "carol", m2)[0], s2, SENDER, "client.example", "ESMTP",
-                   for_rcpt=CAROL)
+    delivered_once(srv, m1, s1)
+    delivered_once(srv, m2, s2, user="carol", for_rcpt=CAROL)
 
 
 MAILDIR_NAME = re.compile(r"^(\d+)\.R([0-9a-f]+)\.([^/,:]+),S=(\d+),W=(\d+)$")
@@ -1130,14 +1065,9 @@ def test_line_of_1000_bytes_starting_with_dot(mailserver_module):
     c = connect(srv)
     mark = marker()
     sent = message(mark, body=b"." + b"d" * 997 + b"\r\n" + b"e" * 998 + b"\r\n")
-    expect(c, f"MAIL FROM:<{SENDER}>", 250)
-    expect(c, f"RCPT TO:<{ALICE}>", 250)
-    expect(c, "DATA", 354, False)
-    c.send(dot_stuff(sent) + b".\r\n")
-    r = c.reply()
-    assert r.code == 250, r
-    check_delivery(find_marker(srv, "alice", mark)[0], sent, SENDER, "client.example", "ESMTP",
-                   for_rcpt=ALICE)
+    start_data(c)
+    end_data(c, dot_stuff(sent))
+    delivered_once(srv, mark, sent)
 
 
 def test_client_text_is_sanitised_in_the_log(mailserver_module):
@@ -1190,8 +1120,7 @@ def test_five_megabyte_message_exact(mailserver_module, how):
         c.send(f"BDAT {len(sent)} LAST\r\n".encode() + sent)
     r = c.reply(timeout=60)
     assert r.code == 250, r
-    check_delivery(find_marker(srv, "alice", mark)[0], sent, SENDER, "client.example", "ESMTP",
-                   for_rcpt=ALICE)
+    delivered_once(srv, mark, sent)
 
 
 def test_received_names_the_reverse_name(mailserver_module):
@@ -1205,8 +1134,7 @@ def test_received_names_the_reverse_name(mailserver_module):
     srv = mailserver_module
     c = connect(srv, ehlo="helo-name.example")
     mark, sent = send_ok(c)
-    rcv = check_delivery(find_marker(srv, "alice", mark)[0], sent, SENDER, "helo-name.example",
-                         "ESMTP", for_rcpt=ALICE)
+    rcv = delivered_once(srv, mark, sent, helo="helo-name.example")
     m = re.match(r"from helo-name\.example \(([^)]*)\)", rcv)
     assert m, rcv
     if rname:

@@ -42,8 +42,9 @@ def tls_context():
     return ctx
 
 
-class RecordingSMTP(smtplib.SMTP):
-    """smtplib.SMTP that remembers the message bytes it handed to DATA."""
+class _Recording:
+    """Mixed into smtplib.SMTP(_SSL): remembers the message bytes it
+    handed to DATA in self.sent."""
     def __init__(self, *a, **kw):
         self.sent = []
         super().__init__(*a, **kw)
@@ -53,14 +54,12 @@ class RecordingSMTP(smtplib.SMTP):
         return super().data(msg)
 
 
-class RecordingSMTP_SSL(smtplib.SMTP_SSL):
-    def __init__(self, *a, **kw):
-        self.sent = []
-        super().__init__(*a, **kw)
+class RecordingSMTP(_Recording, smtplib.SMTP):
+    pass
 
-    def data(self, msg):
-        self.sent.append(msg)
-        return super().data(msg)
+
+class RecordingSMTP_SSL(_Recording, smtplib.SMTP_SSL):
+    pass
 
 
 def wire(sent):
@@ -89,6 +88,35 @@ def delivered_one(srv, user, mark):
     return got[0]
 
 
+def delivered_as(srv, user, mark, sent, sender, proto, for_rcpt=None, helo="smtplib.example"):
+    """delivered_one, and that one copy is sent with check_delivery's trace
+    (no "for" clause when for_rcpt is None). Returns the stored bytes."""
+    raw = delivered_one(srv, user, mark)
+    check_delivery(raw, sent, sender, helo, proto, for_rcpt=for_rcpt)
+    return raw
+
+
+def session(srv, port=None, tls=False):
+    """A raw SMTP session after the greeting and EHLO client.example; with
+    tls also STARTTLS and the EHLO again."""
+    c = SmtpClient(HOST, port or srv.smtp_port)
+    c.greeting()
+    c.cmd("EHLO client.example")
+    if tls:
+        assert c.cmd("STARTTLS").code == 220
+        c.starttls()
+        c.cmd("EHLO client.example")
+    return c
+
+
+def submission(srv, user="alice"):
+    """smtplib on the submission port, after STARTTLS and LOGIN as user."""
+    s = smtp(srv, port=srv.submission_port)
+    s.starttls(context=tls_context())
+    s.login(user, USERS[user])
+    return s
+
+
 # ---------------------------------------------------------------- smtplib
 
 def test_smtplib_plain(mailserver_module):
@@ -102,8 +130,7 @@ def test_smtplib_plain(mailserver_module):
         refused = s.send_message(m)
         assert refused == {}
         sent = wire(s.sent[0])
-    raw = delivered_one(srv, "alice", mark)
-    check_delivery(raw, sent, SENDER, "smtplib.example", "ESMTP", for_rcpt=ALICE)
+    delivered_as(srv, "alice", mark, sent, SENDER, "ESMTP", for_rcpt=ALICE)
 
 
 def test_smtplib_8bitmime(mailserver_module):
@@ -120,8 +147,7 @@ def test_smtplib_8bitmime(mailserver_module):
         s.ehlo()
         refused = s.sendmail(SENDER, [ALICE], sent, mail_options=["BODY=8BITMIME"])
         assert refused == {}
-    raw = delivered_one(srv, "alice", mark)
-    check_delivery(raw, sent, SENDER, "smtplib.example", "ESMTP", for_rcpt=ALICE)
+    delivered_as(srv, "alice", mark, sent, SENDER, "ESMTP", for_rcpt=ALICE)
 
 
 def test_smtplib_smtputf8_headers(mailserver_module):
@@ -139,8 +165,7 @@ def test_smtplib_smtputf8_headers(mailserver_module):
         assert refused == {}
         sent = wire(s.sent[0])
     assert "Grüße".encode() in sent  # raw UTF-8 header, not an encoded-word
-    raw = delivered_one(srv, "alice", mark)
-    check_delivery(raw, sent, SENDER, "smtplib.example", "ESMTP", for_rcpt=ALICE)
+    raw = delivered_as(srv, "alice", mark, sent, SENDER, "ESMTP", for_rcpt=ALICE)
     parsed = email.message_from_bytes(split_trace(raw)[1], policy=email.policy.default)
     assert parsed["Subject"] == f"Grüße — 你好 — {mark}"
 
@@ -157,15 +182,12 @@ def test_smtplib_utf8_envelope_sender(mailserver_module):
         refused = s.send_message(m, from_addr=sender, to_addrs=[ALICE])
         assert refused == {}
         sent = wire(s.sent[0])
-    raw = delivered_one(srv, "alice", mark)
-    check_delivery(raw, sent, sender, "smtplib.example", "ESMTP", for_rcpt=ALICE)
+    delivered_as(srv, "alice", mark, sent, sender, "ESMTP", for_rcpt=ALICE)
 
 
 def test_utf8_address_without_smtputf8_refused(mailserver_module):
     srv = mailserver_module
-    c = SmtpClient(HOST, srv.smtp_port)
-    c.greeting()
-    c.cmd("EHLO client.example")
+    c = session(srv)
     r = c.cmd("MAIL FROM:<jörg@bücher.example>")
     assert r.code in (501, 553), f"UTF-8 address accepted without SMTPUTF8: {r}"
     assert r.enhanced and r.enhanced.startswith("5."), r
@@ -193,8 +215,7 @@ def test_smtplib_multipart_attachments(mailserver_module):
         assert refused == {}
         sent = wire(s.sent[0])
     for user, rcpt in (("alice", ALICE), ("bob", BOB)):
-        raw = delivered_one(srv, user, mark)
-        check_delivery(raw, sent, SENDER, "smtplib.example", "ESMTP")  # 2 rcpts: no "for"
+        raw = delivered_as(srv, user, mark, sent, SENDER, "ESMTP")  # 2 rcpts: no "for"
         parsed = email.message_from_bytes(split_trace(raw)[1], policy=email.policy.default)
         atts = {p.get_filename(): p.get_payload(decode=True) for p in parsed.iter_attachments()
                 if p.get_filename()}
@@ -213,8 +234,7 @@ def test_smtplib_starttls_is_esmtps(mailserver_module):
         assert not s.has_extn("starttls")
         s.send_message(m)
         sent = wire(s.sent[0])
-    raw = delivered_one(srv, "alice", mark)
-    check_delivery(raw, sent, SENDER, "smtplib.example", "ESMTPS", for_rcpt=ALICE)
+    delivered_as(srv, "alice", mark, sent, SENDER, "ESMTPS", for_rcpt=ALICE)
 
 
 def test_smtplib_plaintext_auth_on_loopback_is_esmtpa_and_may_relay(mailserver_module):
@@ -242,13 +262,10 @@ def test_smtplib_submission_starttls_login(mailserver_module):
     mark = marker()
     m = new_message(mark, to=BOB, frm=f"Alice <{ALICE}>")
     m.set_content("submitted\n")
-    with smtp(srv, port=srv.submission_port) as s:
-        s.starttls(context=tls_context())
-        s.login("alice", USERS["alice"])
+    with submission(srv) as s:
         s.send_message(m)
         sent = wire(s.sent[0])
-    raw = delivered_one(srv, "bob", mark)
-    check_delivery(raw, sent, ALICE, "smtplib.example", "ESMTPSA", for_rcpt=BOB)
+    delivered_as(srv, "bob", mark, sent, ALICE, "ESMTPSA", for_rcpt=BOB)
 
 
 def test_smtplib_smtps_login(mailserver_module):
@@ -264,15 +281,12 @@ def test_smtplib_smtps_login(mailserver_module):
         s.login("alice", USERS["alice"])
         s.send_message(m)
         sent = wire(s.sent[0])
-    raw = delivered_one(srv, "bob", mark)
-    check_delivery(raw, sent, ALICE, "smtplib.example", "ESMTPSA", for_rcpt=BOB)
+    delivered_as(srv, "bob", mark, sent, ALICE, "ESMTPSA", for_rcpt=BOB)
 
 
 def test_submission_requires_auth_530(mailserver_module):
     srv = mailserver_module
-    c = SmtpClient(HOST, srv.submission_port)
-    c.greeting()
-    c.cmd("EHLO client.example")
+    c = session(srv, srv.submission_port)
     r = c.cmd(f"MAIL FROM:<{ALICE}>")
     assert r.code == 530 and r.enhanced == "5.7.0", r
     assert c.cmd("STARTTLS").code == 220
@@ -291,18 +305,12 @@ def test_submission_requires_auth_530(mailserver_module):
                 f"Date: Sun, 23 Nov 2025 12:00:00 +0000\nMessage-ID: <{mark}@example.test>\n\nbody\n")
     c.send(sent + b".\r\n")
     assert c.reply().code == 250
-    check_delivery(delivered_one(srv, "bob", mark), sent, ALICE, "client.example", "ESMTPSA",
-                   for_rcpt=BOB)
+    delivered_as(srv, "bob", mark, sent, ALICE, "ESMTPSA", for_rcpt=BOB, helo="client.example")
 
 
 def test_auth_login_and_plain_dialogues(mailserver_module):
     srv = mailserver_module
-    c = SmtpClient(HOST, srv.submission_port)
-    c.greeting()
-    c.cmd("EHLO client.example")
-    assert c.cmd("STARTTLS").code == 220
-    c.starttls()
-    c.cmd("EHLO client.example")
+    c = session(srv, srv.submission_port, tls=True)
     # LOGIN, cancelled with "*"
     r = c.cmd("AUTH LOGIN")
     assert r.code == 334 and b64("Username:") == r.text, r
@@ -331,9 +339,7 @@ def test_submission_adds_date_and_message_id(mailserver_module):
     srv = mailserver_module
     mark = marker()
     sent = crlf(f"From: Alice <{ALICE}>\nTo: <{BOB}>\nSubject: no date {mark}\n\nbody line\n")
-    with smtp(srv, port=srv.submission_port) as s:
-        s.starttls(context=tls_context())
-        s.login("alice", USERS["alice"])
+    with submission(srv) as s:
         s.sendmail(ALICE, [BOB], sent)
     raw = delivered_one(srv, "bob", mark)
     trace, rest = split_trace(raw)
@@ -352,13 +358,10 @@ def test_submission_keeps_existing_date_and_message_id(mailserver_module):
     mark = marker()
     sent = crlf(f"From: Alice <{ALICE}>\nTo: <{BOB}>\nSubject: has date {mark}\n"
                 f"Date: Mon, 1 Jan 2024 00:00:00 +0100\nMessage-ID: <{mark}@x.test>\n\nbody\n")
-    with smtp(srv, port=srv.submission_port) as s:
-        s.starttls(context=tls_context())
-        s.login("alice", USERS["alice"])
+    with submission(srv) as s:
         s.sendmail(ALICE, [BOB], sent)
         wire_sent = wire(s.sent[0])
-    check_delivery(delivered_one(srv, "bob", mark), wire_sent, ALICE, "smtplib.example",
-                   "ESMTPSA", for_rcpt=BOB)
+    delivered_as(srv, "bob", mark, wire_sent, ALICE, "ESMTPSA", for_rcpt=BOB)
 
 
 def test_port25_adds_nothing(mailserver_module):
@@ -368,8 +371,7 @@ def test_port25_adds_nothing(mailserver_module):
     sent = crlf(f"From: <{SENDER}>\nTo: <{ALICE}>\nSubject: bare {mark}\n\nno date, no id\n")
     with smtp(srv) as s:
         s.sendmail(SENDER, [ALICE], sent)
-    check_delivery(delivered_one(srv, "alice", mark), sent, SENDER, "smtplib.example", "ESMTP",
-                   for_rcpt=ALICE)
+    delivered_as(srv, "alice", mark, sent, SENDER, "ESMTP", for_rcpt=ALICE)
 
 
 # ---------------------------------------------------------------- swaks
@@ -381,21 +383,27 @@ def swaks(*args, timeout=60):
                           stderr=subprocess.STDOUT, timeout=timeout)
 
 
-def swaks_send(srv, port, *extra, to=BOB, frm=ALICE):
+def swaks_send(srv, port, *extra, to=BOB, frm=ALICE, ok=True):
+    """One message by swaks; asserts swaks succeeded (ok) or failed and
+    nothing reached the recipient (not ok). Returns (mark, swaks output)."""
     mark = marker()
     p = swaks("--port", port, "--from", frm, "--to", to,
               "--header", f"Subject: swaks {mark}", "--body", f"swaks body {mark}\n",
               *extra)
-    return mark, p
+    out = p.stdout.decode(errors="replace")
+    if ok:
+        assert p.returncode == 0, out
+    else:
+        assert p.returncode != 0, out
+        assert find_marker(srv, to.split("@")[0], mark) == [], out
+    return mark, out
 
 
 @pytest.mark.parametrize("mech", ["PLAIN", "LOGIN"])
 def test_swaks_submission_starttls_auth(mailserver_module, mech):
     srv = mailserver_module
-    mark, p = swaks_send(srv, srv.submission_port, "--tls", "--auth", mech,
-                         "--auth-user", "alice", "--auth-password", USERS["alice"])
-    out = p.stdout.decode(errors="replace")
-    assert p.returncode == 0, out
+    mark, out = swaks_send(srv, srv.submission_port, "--tls", "--auth", mech,
+                           "--auth-user", "alice", "--auth-password", USERS["alice"])
     assert re.search(r"^<~\s+235 2\.7\.0", out, re.M), out  # AUTH answered inside TLS
     raw = delivered_one(srv, "bob", mark)
     trace, rest = split_trace(raw)
@@ -405,10 +413,8 @@ def test_swaks_submission_starttls_auth(mailserver_module, mech):
 
 def test_swaks_smtps_implicit_tls(mailserver_module):
     srv = mailserver_module
-    mark, p = swaks_send(srv, srv.smtps_port, "--tlsc", "--auth", "PLAIN",
+    mark, _ = swaks_send(srv, srv.smtps_port, "--tlsc", "--auth", "PLAIN",
                          "--auth-user", "alice", "--auth-password", USERS["alice"])
-    out = p.stdout.decode(errors="replace")
-    assert p.returncode == 0, out
     raw = delivered_one(srv, "bob", mark)
     trace, _ = split_trace(raw)
     assert re.search(r"\swith ESMTPSA[\s;]", trace[1][1]), trace
@@ -416,21 +422,15 @@ def test_swaks_smtps_implicit_tls(mailserver_module):
 
 def test_swaks_submission_without_auth_530(mailserver_module):
     srv = mailserver_module
-    mark, p = swaks_send(srv, srv.submission_port, "--tls")
-    out = p.stdout.decode(errors="replace")
-    assert p.returncode != 0, out
+    _, out = swaks_send(srv, srv.submission_port, "--tls", ok=False)
     assert re.search(r"^<[~*]\*\s+530 5\.7\.0", out, re.M), out
-    assert find_marker(srv, "bob", mark) == []
 
 
 def test_swaks_wrong_password_535(mailserver_module):
     srv = mailserver_module
-    mark, p = swaks_send(srv, srv.submission_port, "--tls", "--auth", "PLAIN",
-                         "--auth-user", "alice", "--auth-password", "wrong")
-    out = p.stdout.decode(errors="replace")
-    assert p.returncode != 0, out
+    _, out = swaks_send(srv, srv.submission_port, "--tls", "--auth", "PLAIN",
+                        "--auth-user", "alice", "--auth-password", "wrong", ok=False)
     assert re.search(r"^<[~*]\*\s+535 5\.7\.8", out, re.M), out
-    assert find_marker(srv, "bob", mark) == []
 
 
 def test_smtps_plain_client_gets_no_smtp(mailserver_module):
@@ -482,21 +482,13 @@ def test_auth_refused_before_tls_538(strict_auth_server, proto):
 
 def test_swaks_auth_without_tls_fails(strict_auth_server):
     srv = strict_auth_server
-    mark, p = swaks_send(srv, srv.submission_port, "--auth", "PLAIN",
-                         "--auth-user", "alice", "--auth-password", USERS["alice"])
-    out = p.stdout.decode(errors="replace")
-    assert p.returncode != 0, out
-    assert find_marker(srv, "bob", mark) == []
+    swaks_send(srv, srv.submission_port, "--auth", "PLAIN",
+               "--auth-user", "alice", "--auth-password", USERS["alice"], ok=False)
 
 
 def test_auth_failures_delay_then_421(strict_auth_server):
     srv = strict_auth_server  # auth_failures = 2, auth_delay_ms = 300
-    c = SmtpClient(HOST, srv.submission_port)
-    c.greeting()
-    c.cmd("EHLO client.example")
-    assert c.cmd("STARTTLS").code == 220
-    c.starttls()
-    c.cmd("EHLO client.example")
+    c = session(srv, srv.submission_port, tls=True)
     t0 = time.monotonic()
     r = c.cmd("AUTH PLAIN " + auth_plain("alice", "wrong-password"))
     assert r.code == 535 and r.enhanced == "5.7.8", r
@@ -512,12 +504,7 @@ def test_auth_failures_delay_then_421(strict_auth_server):
         f"no 421 after 2 failed AUTH attempts: {r2}"
     c.expect_closed()
     # others are not locked out: a fresh connection authenticates
-    c = SmtpClient(HOST, srv.submission_port)
-    c.greeting()
-    c.cmd("EHLO client.example")
-    assert c.cmd("STARTTLS").code == 220
-    c.starttls()
-    c.cmd("EHLO client.example")
+    c = session(srv, srv.submission_port, tls=True)
     r = c.cmd("AUTH PLAIN " + auth_plain("alice", USERS["alice"]))
     assert r.code == 235, r
     c.cmd("QUIT")
@@ -525,9 +512,7 @@ def test_auth_failures_delay_then_421(strict_auth_server):
 
 def _failed_auth_seconds(srv):
     """One connection, one wrong AUTH PLAIN: how long the 535 took."""
-    c = SmtpClient(HOST, srv.port("smtp"))
-    c.greeting()
-    c.cmd("EHLO client.example")
+    c = session(srv, srv.port("smtp"))
     t0 = time.monotonic()
     r = c.cmd("AUTH PLAIN " + auth_plain("alice", "wrong-password"))
     took = time.monotonic() - t0
@@ -555,9 +540,7 @@ def test_auth_failures_counted_per_address_across_sessions(make_mailserver):
     assert time.monotonic() - t0 >= 0.79, "POP3 did not share the SMTP tally"
     p.quit()
     # a good login clears the address's count
-    c = SmtpClient(HOST, srv.port("smtp"))
-    c.greeting()
-    c.cmd("EHLO client.example")
+    c = session(srv, srv.port("smtp"))
     assert c.cmd("AUTH PLAIN " + auth_plain("alice", USERS["alice"])).code == 235
     c.cmd("QUIT")
     c.close()
@@ -605,9 +588,7 @@ def test_queue_envelope_records_body_and_smtputf8(mailserver_module):
     mark = marker()
     sender = "jörg@bücher.example"
     sent = crlf(f"From: <{sender}>\nTo: <ünï@remote.test>\nSubject: {mark}\n\nGrüße\n")
-    c = SmtpClient(HOST, srv.smtp_port)
-    c.greeting()
-    c.cmd("EHLO client.example")
+    c = session(srv)
     assert c.cmd("AUTH PLAIN " + auth_plain("alice", USERS["alice"])).code == 235
     assert c.cmd(f"MAIL FROM:<{sender}> BODY=8BITMIME SMTPUTF8").code == 250
     assert c.cmd("RCPT TO:<ünï@remote.test>").code == 250
@@ -630,9 +611,7 @@ def test_queue_envelope_records_body_and_smtputf8(mailserver_module):
 def test_auth_plain_proxy_login_refused(mailserver_module):
     # an authzid that differs from the user is refused (no proxy login)
     srv = mailserver_module
-    c = SmtpClient(HOST, srv.smtp_port)
-    c.greeting()
-    c.cmd("EHLO client.example")
+    c = session(srv)
     r = c.cmd("AUTH PLAIN " + b64(b"bob\0alice\0" + USERS["alice"].encode()))
     assert r.code in (535, 501), r
     # the same user as authzid is fine
